@@ -1,0 +1,10 @@
+//! cfmap: sendmail configuration toolkit.
+//!
+//! Layers (arrows point down): [`cf`] reads `.cf` bytes into spanned syntax, [`ir`]
+//! compiles it into rulesets, patterns, templates and map declarations, [`lint`] checks
+//! both, and `cli` (in the binary) wires them to the command line.
+
+pub mod bytes;
+pub mod cf;
+pub mod meta;
+pub mod prescan;
