@@ -8,3 +8,4 @@ pub mod bytes;
 pub mod cf;
 pub mod meta;
 pub mod prescan;
+pub mod ir;
