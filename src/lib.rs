@@ -6,6 +6,8 @@
 
 pub mod bytes;
 pub mod cf;
+pub mod cli;
+pub mod ir;
+pub mod lint;
 pub mod meta;
 pub mod prescan;
-pub mod ir;

@@ -426,7 +426,10 @@ mod tests {
             toks(b"foo@bar.com", Table::External),
             ["foo", "@", "bar", ".", "com"]
         );
-        assert_eq!(toks(b"\"foo bar\"@x", Table::External), ["\"foo bar\"", "@", "x"]);
+        assert_eq!(
+            toks(b"\"foo bar\"@x", Table::External),
+            ["\"foo bar\"", "@", "x"]
+        );
         assert_eq!(toks(b"a\"b\"c", Table::External), ["a", "\"b\"", "c"]);
         assert_eq!(toks(b"a(b)c", Table::NoComments), ["a", "(", "b", ")", "c"]);
         assert_eq!(toks(b"a(b)c", Table::External), ["a", "c"]);

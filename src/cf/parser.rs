@@ -114,7 +114,10 @@ impl<'f> LineParser<'f> {
         let rest = &all[1..];
         let parsed: Res<'_, (&[u8], Option<&[u8]>)> = (
             preceded(blanks, digit1),
-            opt(preceded(tag(&b"/"[..]), take_while(|b: u8| b.is_ascii_alphabetic()))),
+            opt(preceded(
+                tag(&b"/"[..]),
+                take_while(|b: u8| b.is_ascii_alphabetic()),
+            )),
         )
             .parse_complete(rest);
         match parsed {
@@ -175,12 +178,14 @@ impl<'f> LineParser<'f> {
             let msg = match p {
                 NameProblem::Missing => "Name required for macro/class".to_string(),
                 NameProblem::BadChar(c) => {
-                    format!("Invalid macro/class character {}", crate::bytes::escape(&[c]))
+                    format!(
+                        "Invalid macro/class character {}",
+                        crate::bytes::escape(&[c])
+                    )
                 }
-                NameProblem::Unbalanced => format!(
-                    "Unbalanced {{ on {}",
-                    crate::bytes::lossy(&bytes[1..])
-                ),
+                NameProblem::Unbalanced => {
+                    format!("Unbalanced {{ on {}", crate::bytes::lossy(&bytes[1..]))
+                }
                 NameProblem::TooLong => format!(
                     "Macro/class name ({}) too long ({} chars max)",
                     crate::bytes::lossy(&bytes[1..end.min(bytes.len())]),
@@ -320,7 +325,8 @@ impl<'f> LineParser<'f> {
         // One separator byte is consumed whatever it is.
         let after_sep = after_name.get(1..).unwrap_or(&[]);
         let class_p: Res<'_, &[u8]> =
-            preceded(blanks, take_while1(|b: u8| b.is_ascii_alphanumeric())).parse_complete(after_sep);
+            preceded(blanks, take_while1(|b: u8| b.is_ascii_alphanumeric()))
+                .parse_complete(after_sep);
         let Ok((after_class, class)) = class_p else {
             self.problem(
                 ProblemKind::Syntax,
@@ -387,7 +393,12 @@ impl<'f> LineParser<'f> {
     fn option(&mut self) -> LineKind {
         let all: &[u8] = &self.flat.bytes;
         if all.len() < 2 {
-            self.problem(ProblemKind::Syntax, 0, all.len(), "readcf: null option name");
+            self.problem(
+                ProblemKind::Syntax,
+                0,
+                all.len(),
+                "readcf: null option name",
+            );
             return LineKind::Unknown;
         }
         if all[1] == b' ' {
@@ -397,7 +408,11 @@ impl<'f> LineParser<'f> {
                     take_till(|b: u8| b == b'=' || is_ws(b)),
                 ),
                 opt(preceded(
-                    (take_while(|b| b == b' '), tag(&b"="[..]), take_while(|b| b == b' ')),
+                    (
+                        take_while(|b| b == b' '),
+                        tag(&b"="[..]),
+                        take_while(|b| b == b' '),
+                    ),
                     nom::combinator::rest,
                 )),
             )
@@ -406,7 +421,12 @@ impl<'f> LineParser<'f> {
                 unreachable!("take_till and opt cannot fail");
             };
             if name.is_empty() {
-                self.problem(ProblemKind::Syntax, 0, all.len(), "readcf: null option name");
+                self.problem(
+                    ProblemKind::Syntax,
+                    0,
+                    all.len(),
+                    "readcf: null option name",
+                );
                 return LineKind::Unknown;
             }
             let na = pos(all, name);
@@ -521,7 +541,12 @@ impl<'f> LineParser<'f> {
                     i = 3 + p;
                 }
                 None => {
-                    self.problem(ProblemKind::Syntax, 1, all.len(), "header syntax error, line \"H?\"");
+                    self.problem(
+                        ProblemKind::Syntax,
+                        1,
+                        all.len(),
+                        "header syntax error, line \"H?\"",
+                    );
                     return LineKind::Unknown;
                 }
             }
@@ -556,7 +581,10 @@ impl<'f> LineParser<'f> {
                 ProblemKind::Syntax,
                 0,
                 all.len(),
-                format!("unknown configuration line \"{}\"", crate::bytes::lossy(all)),
+                format!(
+                    "unknown configuration line \"{}\"",
+                    crate::bytes::lossy(all)
+                ),
             );
             return LineKind::Unknown;
         };

@@ -168,7 +168,9 @@ impl MacroTable {
                     let id = input.get(i + 1).map(|x| x.0);
                     depth += 1;
                     if !skipping {
-                        let on = id.and_then(|id| self.value(id)).is_some_and(|v| !v.is_empty());
+                        let on = id
+                            .and_then(|id| self.value(id))
+                            .is_some_and(|v| !v.is_empty());
                         if !on {
                             skip_from = Some(depth);
                         }
@@ -289,7 +291,13 @@ mod tests {
         let e = t2.expand(&plain(&input));
         assert_eq!(bytes(&e), b" xundef ");
         // A bare `$| $.` stays as two metacharacters.
-        let e = t2.expand(&plain(&[meta::MACROEXPAND, b'|', b' ', meta::MACROEXPAND, b'.']));
+        let e = t2.expand(&plain(&[
+            meta::MACROEXPAND,
+            b'|',
+            b' ',
+            meta::MACROEXPAND,
+            b'.',
+        ]));
         assert_eq!(bytes(&e), [meta::CONDELSE, b' ', meta::CONDFI]);
     }
 
@@ -300,7 +308,8 @@ mod tests {
         assert_eq!(t.id(&MacroName::Long(b"x".to_vec()).clone()), Ok(0xA1));
         assert_eq!(t.id(&MacroName::Long(b"client_addr".to_vec())), Ok(0xA0));
         for i in 0..94 {
-            t.id(&MacroName::Long(format!("n{i}").into_bytes())).unwrap();
+            t.id(&MacroName::Long(format!("n{i}").into_bytes()))
+                .unwrap();
         }
         assert_eq!(
             t.id(&MacroName::Long(b"onemore".to_vec())),

@@ -353,7 +353,10 @@ mod tests {
         assert!(file.is_none());
         assert_eq!(
             p,
-            [MapArgProblem::IllegalOption(b'x'), MapArgProblem::NoFileName]
+            [
+                MapArgProblem::IllegalOption(b'x'),
+                MapArgProblem::NoFileName
+            ]
         );
     }
 

@@ -132,7 +132,10 @@ impl Classes {
 
 /// Classes sendmail fills itself (`$=w` host names, `$=k`, `$=m`, `$=t`, MIME classes).
 pub fn is_predefined_class(name: &MacroName) -> bool {
-    matches!(name, MacroName::Short(b'w' | b'k' | b'm' | b't' | b'n' | b's' | b'e' | b'b'))
+    matches!(
+        name,
+        MacroName::Short(b'w' | b'k' | b'm' | b't' | b'n' | b's' | b'e' | b'b')
+    )
 }
 
 /// How a macro is referred to.
@@ -212,6 +215,10 @@ pub enum ProblemKind {
     Tokenize,
     /// `WARNING: Ruleset X has multiple definitions`.
     MultipleDefinitions,
+    /// `Option X used as abbreviation for Y`.
+    OptionAbbreviation,
+    /// `Warning: OperatorChars is being redefined.`
+    OperatorCharsRedefined,
     /// Other read-time messages (options, mailers, macro names…).
     Other,
 }
@@ -263,7 +270,11 @@ impl Ir {
     /// Resolve a `$>` target as sendmail does at run time: a number, or a known name.
     pub fn resolve_ruleset(&self, target: &[u8]) -> Option<u16> {
         if target.first().is_some_and(|b| b.is_ascii_digit()) {
-            let digits: Vec<u8> = target.iter().take_while(|b| b.is_ascii_digit()).copied().collect();
+            let digits: Vec<u8> = target
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .copied()
+                .collect();
             return std::str::from_utf8(&digits).ok()?.parse().ok();
         }
         self.ruleset_names.get(target).copied()
@@ -465,7 +476,12 @@ impl Reader {
         let ops = match ops {
             Some(v) => {
                 let sb: Vec<_> = v.iter().map(|&b| (b, Span::default())).collect();
-                self.ir.macros.expand(&sb).into_iter().map(|x| x.0).collect()
+                self.ir
+                    .macros
+                    .expand(&sb)
+                    .into_iter()
+                    .map(|x| x.0)
+                    .collect()
             }
             None => prescan::DEFAULT_OPERATORS.to_vec(),
         };
@@ -504,7 +520,9 @@ impl Reader {
             }
             LineKind::Class(c) => self.class_line(line, c),
             LineKind::FileClass(f) => {
-                let Ok(id) = self.ir.macros.id(&f.name) else { return };
+                let Ok(id) = self.ir.macros.id(&f.name) else {
+                    return;
+                };
                 self.ir.classes.defined_at[id as usize].push(line.span);
                 self.ir.file_classes.push(FileClass {
                     class: id,
@@ -526,12 +544,17 @@ impl Reader {
     }
 
     fn class_line(&mut self, line: &cf::Line, c: &cf::ClassLine) {
-        let Ok(id) = self.ir.macros.id(&c.name) else { return };
+        let Ok(id) = self.ir.macros.id(&c.name) else {
+            return;
+        };
         self.ir.classes.defined_at[id as usize].push(line.span);
         let bytes: Vec<u8> = if c.trusted {
             c.words.raw_bytes()
         } else {
-            self.expand_text(&c.words).into_iter().map(|x| x.0).collect()
+            self.expand_text(&c.words)
+                .into_iter()
+                .map(|x| x.0)
+                .collect()
         };
         for word in bytes.split(|b| b.is_ascii_whitespace() || *b == 0x0B) {
             if word.is_empty() {
@@ -539,8 +562,10 @@ impl Reader {
             }
             if word[0] == meta::MATCHCLASS && word.len() >= 2 {
                 let from = word[1];
-                let members: Vec<Vec<u8>> =
-                    self.ir.classes.members[from as usize].values().cloned().collect();
+                let members: Vec<Vec<u8>> = self.ir.classes.members[from as usize]
+                    .values()
+                    .cloned()
+                    .collect();
                 for m in members {
                     self.ir.classes.add(id, &m);
                 }
@@ -673,7 +698,11 @@ impl Reader {
             &arg[skip..]
         };
         if arg.first().is_some_and(|b| b.is_ascii_digit()) {
-            let digits: Vec<u8> = arg.iter().take_while(|b| b.is_ascii_digit()).copied().collect();
+            let digits: Vec<u8> = arg
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .copied()
+                .collect();
             let n: u64 = std::str::from_utf8(&digits)
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -709,7 +738,11 @@ impl Reader {
         if define && rest.first() == Some(&b'=') {
             let num = &rest[1..];
             let num = &num[num.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
-            let digits: Vec<u8> = num.iter().take_while(|b| b.is_ascii_digit()).copied().collect();
+            let digits: Vec<u8> = num
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .copied()
+                .collect();
             if digits.is_empty() {
                 self.problem(
                     ProblemKind::BadRuleset,
@@ -874,17 +907,20 @@ impl Reader {
                 (Some(meta::MATCHNCLASS), 2) => PatOp::NotClass(t.bytes[1]),
                 (Some(meta::CANONHOST), 1) => PatOp::Zero,
                 (Some(meta::MACRODEXPAND), 2) => PatOp::Macro(t.bytes[1]),
-                (Some(
-                    m @ (meta::MATCHREPL
-                    | meta::CANONUSER
-                    | meta::CALLSUBR
-                    | meta::CONDIF
-                    | meta::CONDFI
-                    | meta::HOSTBEGIN
-                    | meta::HOSTEND
-                    | meta::LOOKUPBEGIN
-                    | meta::LOOKUPEND),
-                ), _) => {
+                (
+                    Some(
+                        m @ (meta::MATCHREPL
+                        | meta::CANONUSER
+                        | meta::CALLSUBR
+                        | meta::CONDIF
+                        | meta::CONDFI
+                        | meta::HOSTBEGIN
+                        | meta::HOSTEND
+                        | meta::LOOKUPBEGIN
+                        | meta::LOOKUPEND),
+                    ),
+                    _,
+                ) => {
                     let shown = if m == meta::MATCHREPL {
                         "$1-$9".to_string()
                     } else {
@@ -904,7 +940,11 @@ impl Reader {
         }
         let wildcards = ops.iter().filter(|o| o.binds()).count();
         if wildcards > MAXMATCH {
-            self.problem(ProblemKind::TooManyWildcards, side, "R line: too many wildcards");
+            self.problem(
+                ProblemKind::TooManyWildcards,
+                side,
+                "R line: too many wildcards",
+            );
             return Pattern::new(Vec::new(), Vec::new());
         }
         Pattern::new(ops, spans)
@@ -965,9 +1005,11 @@ impl Reader {
                     s,
                     "lookup closing token with no lookup open (sendmail keeps it as a plain token)",
                 ),
-                rule::TreeProblem::TooManyArgs(s) => {
-                    self.problem(ProblemKind::TooManyMapArgs, s, "too many arguments for map lookup")
-                }
+                rule::TreeProblem::TooManyArgs(s) => self.problem(
+                    ProblemKind::TooManyMapArgs,
+                    s,
+                    "too many arguments for map lookup",
+                ),
             }
         }
         Template {
@@ -986,7 +1028,7 @@ impl Reader {
                     options::OptionMatch::Exact(l) => Some(l),
                     options::OptionMatch::Abbreviation(l) => {
                         self.problem(
-                            ProblemKind::Other,
+                            ProblemKind::OptionAbbreviation,
                             o.name_span,
                             format!(
                                 "Option {} used as abbreviation for {l}",
@@ -1036,7 +1078,7 @@ impl Reader {
             Some("OperatorChars") => {
                 if self.frozen || self.operator_option.is_some() {
                     self.problem(
-                        ProblemKind::Other,
+                        ProblemKind::OperatorCharsRedefined,
                         line.span,
                         "Warning: OperatorChars is being redefined. It should only be set before ruleset definitions.",
                     );
@@ -1059,7 +1101,9 @@ impl Reader {
         let mut has_p = false;
         let mut has_a = false;
         for f in &m.fields {
-            let Some(&letter) = f.key.first() else { continue };
+            let Some(&letter) = f.key.first() else {
+                continue;
+            };
             if !EQUATES.contains(&letter) {
                 self.problem(
                     ProblemKind::Other,
@@ -1121,7 +1165,13 @@ impl Reader {
     fn header_line(&mut self, _line: &cf::Line, h: &cf::HeaderLine) {
         // A value `$>name` or `$>+name` makes the header checked by that ruleset.
         let p = &h.value.pieces;
-        let is_call = matches!(p.first(), Some(Piece::Macro { sigil: None, name: MacroName::Short(b'>') }));
+        let is_call = matches!(
+            p.first(),
+            Some(Piece::Macro {
+                sigil: None,
+                name: MacroName::Short(b'>')
+            })
+        );
         if !is_call {
             return;
         }
@@ -1151,11 +1201,29 @@ fn merge_flags(old: &mut MapFlags, new: MapFlags) {
     macro_rules! or {
         ($($f:ident),*) => { $( old.$f |= new.$f; )* };
     }
-    or!(alias_merge, defer_skip, keep_case, match_only, nul_only, no_nul, optional, keep_quotes, tempfail_is_notfound);
+    or!(
+        alias_merge,
+        defer_skip,
+        keep_case,
+        match_only,
+        nul_only,
+        no_nul,
+        optional,
+        keep_quotes,
+        tempfail_is_notfound
+    );
     macro_rules! replace {
         ($($f:ident),*) => { $( if new.$f.is_some() { old.$f = new.$f; } )* };
     }
-    replace!(append, space_sub, tempfail_text, key_col, value_col, delimiter, timeout);
+    replace!(
+        append,
+        space_sub,
+        tempfail_text,
+        key_col,
+        value_col,
+        delimiter,
+        timeout
+    );
     old.other.extend(new.other);
 }
 

@@ -211,7 +211,10 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(resolve(b"blanksub"), OptionMatch::Exact("BlankSub"));
-        assert_eq!(resolve(b"OperatorC"), OptionMatch::Abbreviation("OperatorChars"));
+        assert_eq!(
+            resolve(b"OperatorC"),
+            OptionMatch::Abbreviation("OperatorChars")
+        );
         assert!(matches!(resolve(b"Max"), OptionMatch::Ambiguous(..)));
         assert_eq!(resolve(b"NoSuchOption"), OptionMatch::Unknown);
         assert_eq!(by_char(b'B'), Some("BlankSub"));

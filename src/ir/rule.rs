@@ -58,7 +58,11 @@ impl PatOp {
     pub fn binds(&self) -> bool {
         matches!(
             self,
-            PatOp::ZeroOrMore | PatOp::OneOrMore | PatOp::One | PatOp::Class(_) | PatOp::NotClass(_)
+            PatOp::ZeroOrMore
+                | PatOp::OneOrMore
+                | PatOp::One
+                | PatOp::Class(_)
+                | PatOp::NotClass(_)
         )
     }
 }
@@ -434,11 +438,20 @@ mod tests {
     #[test]
     fn calls_nest_to_the_right() {
         // $>a x $>b y  ==  a( x b( y ) )
-        let toks = [t(&[meta::CALLSUBR]), t(b"a"), t(b"x"), t(&[meta::CALLSUBR]), t(b"b"), t(b"y")];
+        let toks = [
+            t(&[meta::CALLSUBR]),
+            t(b"a"),
+            t(b"x"),
+            t(&[meta::CALLSUBR]),
+            t(b"b"),
+            t(b"y"),
+        ];
         let mut p = Vec::new();
         let n = build_tree(&toks, &mut p);
         assert_eq!(n.len(), 1);
-        let Node::Call { target, input, .. } = &n[0] else { panic!() };
+        let Node::Call { target, input, .. } = &n[0] else {
+            panic!()
+        };
         assert_eq!(target, b"a");
         assert!(matches!(&input[1], Node::Call { target, .. } if target == b"b"));
     }
@@ -472,7 +485,12 @@ mod tests {
             t(&[meta::MATCHREPL, b'1']),
         ];
         let n = build_tree(&toks, &mut Vec::new());
-        let Node::Resolve { mailer, host, user, .. } = &n[0] else { panic!() };
+        let Node::Resolve {
+            mailer, host, user, ..
+        } = &n[0]
+        else {
+            panic!()
+        };
         assert_eq!(mailer.len(), 1);
         assert!(host.is_none());
         assert_eq!(user.as_ref().unwrap().len(), 1);

@@ -1,0 +1,5 @@
+//! TODO docs for undefined_ruleset
+
+use super::super::{Context, Diagnostic, RuleInfo};
+
+pub(super) fn check(_ctx: &Context, _rule: &RuleInfo, _out: &mut Vec<Diagnostic>) {}
