@@ -177,7 +177,7 @@ pub fn text(ir: &Ir, file: &SourceFile) -> String {
             "\nmap {} class={} line={}",
             escape(&map.name),
             map.class.name(),
-            line_of(file, map.spans[0])
+            map.spans.first().map_or(0, |s| line_of(file, *s))
         ));
         if let Some(f) = &map.file {
             s.push_str(&format!(" file=\"{}\"", escape(f)));
@@ -286,7 +286,7 @@ pub fn json(ir: &Ir, file: &SourceFile) -> Value {
                 "flags": map_flags(map),
                 "args": map.args.iter().map(|a| escape(a)).collect::<Vec<_>>(),
                 "spacesub": escape(&[map.space_sub]),
-                "line": line_of(file, map.spans[0]),
+                "line": map.spans.first().map_or(0, |s| line_of(file, *s)),
             })
         })
         .collect();

@@ -237,7 +237,8 @@ pub struct MapDecl {
     pub args: Vec<Vec<u8>>,
     /// The BlankSub in force when the K line was read (generic classes keep it).
     pub space_sub: u8,
-    /// Every K line that declared this map (redefinitions merge).
+    /// Every K line that declared this map (redefinitions merge); empty for the `host`
+    /// map sendmail declares itself when the file does not.
     pub spans: Vec<Span>,
     pub name_span: Span,
     pub file_span: Option<Span>,

@@ -382,6 +382,28 @@ impl Reader {
         if !self.frozen {
             self.freeze_tables();
         }
+        // sendmail declares `host host -a. -D` itself when the file did not (inithostmaps).
+        if !self.ir.maps.contains_key(&b"host"[..]) {
+            let mut flags = MapFlags::default();
+            if self.ir.level >= 2 {
+                flags.append = Some(b".".to_vec());
+                flags.defer_skip = true;
+            }
+            self.ir.maps.insert(
+                b"host".to_vec(),
+                MapDecl {
+                    name: b"host".to_vec(),
+                    class: MapClass::Host,
+                    flags,
+                    file: None,
+                    args: Vec::new(),
+                    space_sub: self.ir.blank_sub,
+                    spans: Vec::new(),
+                    name_span: Span::default(),
+                    file_span: None,
+                },
+            );
+        }
         let host = self.ir.macros.value(b'j').map(<[u8]>::to_vec);
         if let Some(h) = host {
             let m = domain_of(&h);

@@ -7,6 +7,7 @@
 
 pub mod format;
 pub mod rules;
+pub mod shape;
 
 use std::path::{Path, PathBuf};
 
