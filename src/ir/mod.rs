@@ -561,6 +561,18 @@ impl Reader {
             LineKind::Option(o) => self.option_line(line, o),
             LineKind::Mailer(m) => self.mailer_line(line, m),
             LineKind::Header(h) => self.header_line(line, h),
+            LineKind::Milter(x) => {
+                if !x.fields.iter().any(|f| f.key.first() == Some(&b'S')) {
+                    self.problem(
+                        ProblemKind::Other,
+                        line.span,
+                        format!(
+                            "X{}: empty or missing socket information",
+                            crate::bytes::lossy(&x.name)
+                        ),
+                    );
+                }
+            }
             _ => {}
         }
     }
