@@ -310,6 +310,8 @@ struct Reader {
     /// Tokenizer frozen (first R line seen).
     frozen: bool,
     operator_option: Option<Vec<u8>>,
+    /// Names of queue groups (Q lines) seen so far.
+    queue_groups: Vec<Vec<u8>>,
 }
 
 fn domain_of(host: &[u8]) -> Vec<u8> {
@@ -366,6 +368,7 @@ impl Reader {
             next_named: MAXRWSETS - 1,
             frozen: false,
             operator_option: None,
+            queue_groups: Vec::new(),
         }
     }
 
@@ -561,6 +564,7 @@ impl Reader {
             LineKind::Option(o) => self.option_line(line, o),
             LineKind::Mailer(m) => self.mailer_line(line, m),
             LineKind::Header(h) => self.header_line(line, h),
+            LineKind::Queue(q) => self.queue_groups.push(q.name.clone()),
             LineKind::Milter(x) => {
                 if !x.fields.iter().any(|f| f.key.first() == Some(&b'S')) {
                     self.problem(
@@ -799,7 +803,7 @@ impl Reader {
                     format!(
                         "bad ruleset number {} in \"{}\" (100 max)",
                         crate::bytes::lossy(&digits),
-                        crate::bytes::lossy(&name)
+                        crate::bytes::lossy(arg)
                     ),
                 );
                 return None;
@@ -812,7 +816,7 @@ impl Reader {
                         span,
                         format!(
                             "{}: ruleset changed value (old {old}, new {n})",
-                            crate::bytes::lossy(&name)
+                            crate::bytes::lossy(arg)
                         ),
                     );
                 }
@@ -1152,6 +1156,20 @@ impl Reader {
             }
             has_p |= letter == b'P';
             has_a |= letter == b'A';
+            if letter == b'Q' {
+                let q = munch_plain(&f.value);
+                if q.as_slice() != b"mqueue" && !self.queue_groups.contains(&q) {
+                    self.problem(
+                        ProblemKind::Other,
+                        f.value_span,
+                        format!(
+                            "mailer {}: unknown queue {}",
+                            crate::bytes::lossy(&m.name),
+                            crate::bytes::lossy(&q)
+                        ),
+                    );
+                }
+            }
             if letter == b'S' || letter == b'R' {
                 let value = munch_plain(&f.value);
                 for part in value.split(|&b| b == b'/') {
@@ -1168,18 +1186,18 @@ impl Reader {
                 }
             }
         }
-        if !has_p {
-            self.problem(
-                ProblemKind::Other,
-                m.name_span,
-                format!("M{}: P= argument required", crate::bytes::lossy(&m.name)),
-            );
-        }
+        // sendmail checks A= first and gives up on the mailer when it is missing.
         if !has_a {
             self.problem(
                 ProblemKind::Other,
                 m.name_span,
                 format!("M{}: A= argument required", crate::bytes::lossy(&m.name)),
+            );
+        } else if !has_p {
+            self.problem(
+                ProblemKind::Other,
+                m.name_span,
+                format!("M{}: P= argument required", crate::bytes::lossy(&m.name)),
             );
         }
         self.ir.mailers.insert(

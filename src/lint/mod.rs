@@ -86,7 +86,7 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// A path from the configuration, resolved as sendmail would from `base_dir`.
     pub fn resolve_path(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
+        if p.is_absolute() || self.base_dir == Path::new(".") {
             p.to_path_buf()
         } else {
             self.base_dir.join(p)
