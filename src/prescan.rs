@@ -195,7 +195,10 @@ pub struct Scan {
 
 /// Split `input` into tokens.
 pub fn prescan(input: &[u8], tables: &Tables, mode: Mode) -> Scan {
-    let mut scan = Scan::default();
+    let mut scan = Scan {
+        tokens: Vec::with_capacity(input.len() / 2 + 1),
+        ..Scan::default()
+    };
     let mut state = Class::Atm;
     let mut cur: Option<Token> = None;
     let mut total_bytes = 0usize;
@@ -230,7 +233,7 @@ pub fn prescan(input: &[u8], tables: &Tables, mode: Mode) -> Scan {
     macro_rules! push_byte {
         ($b:expr, $at:expr, $end:expr) => {{
             let t = cur.get_or_insert_with(|| Token {
-                bytes: Vec::new(),
+                bytes: Vec::with_capacity(8),
                 start: $at,
                 end: $at,
             });

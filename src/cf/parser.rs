@@ -364,8 +364,9 @@ impl<'f> LineParser<'f> {
                 len,
                 format!("invalid rewrite line \"{line}\" (tab expected)"),
             );
+            self.text(1, len);
             return LineKind::Rule(RuleLine {
-                lhs: self.text(1, len),
+                lhs: 1..len,
                 lhs_span: self.flat.span(1, len),
                 rhs: None,
                 rhs_span: self.flat.span(len, len),
@@ -381,10 +382,16 @@ impl<'f> LineParser<'f> {
             let c = rhs_end + all[rhs_end..].iter().take_while(|&&b| b == b'\t').count();
             self.flat.span(c, len)
         });
+        // Translated here only for the problems it finds (bad `${name}`s; the IR translates
+        // again), so skip the work when there is no brace.
+        if all[..rhs_end].contains(&b'{') {
+            self.text(1, tab);
+            self.text(rhs_start, rhs_end);
+        }
         LineKind::Rule(RuleLine {
-            lhs: self.text(1, tab),
+            lhs: 1..tab,
             lhs_span: self.flat.span(1, tab),
-            rhs: Some(self.text(rhs_start, rhs_end)),
+            rhs: Some(rhs_start..rhs_end),
             rhs_span: self.flat.span(rhs_start, rhs_end),
             comment,
         })

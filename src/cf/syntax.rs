@@ -132,12 +132,21 @@ pub struct RulesetLine {
 
 #[derive(Debug, Clone)]
 pub struct RuleLine {
-    pub lhs: Text,
+    /// The LHS as a range of the line's flat bytes (see [`Line::text`]).
+    pub lhs: std::ops::Range<usize>,
     pub lhs_span: Span,
-    /// `None` when the line has no TAB (sendmail: "tab expected").
-    pub rhs: Option<Text>,
+    /// The RHS range; `None` when the line has no TAB (sendmail: "tab expected").
+    pub rhs: Option<std::ops::Range<usize>>,
     pub rhs_span: Span,
     pub comment: Option<Span>,
+}
+
+impl Line {
+    /// A range of the line's flat bytes, `$`-translated. R lines keep ranges rather than
+    /// translated text so a large file stays small in memory.
+    pub fn text(&self, range: std::ops::Range<usize>) -> Text {
+        super::text::translate(&self.flat, range.start, range.end, &mut Vec::new())
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -315,7 +315,11 @@ pub fn strip(
 pub fn translate(flat: &Flat, from: usize, to: usize, notes: &mut Vec<TranslateNote>) -> Text {
     let bytes = &flat.bytes[..to];
     let sp = |a: usize, b: usize| flat.span(a, b);
-    let mut out = Text::default();
+    let n = to.saturating_sub(from);
+    let mut out = Text {
+        pieces: Vec::with_capacity(n),
+        spans: Vec::with_capacity(n),
+    };
     let mut i = from;
     while i < to {
         let b = bytes[i];

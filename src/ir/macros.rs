@@ -127,6 +127,81 @@ impl MacroTable {
         out
     }
 
+    /// Whether the metacharacter macros (`*`, `+`, …, `0`…`9`) still have sendmail's
+    /// start-up values (no `D` line redefined one).
+    fn metas_pristine(&self) -> bool {
+        meta::META_MACROS
+            .iter()
+            .map(|m| m.0)
+            .chain(b'0'..=b'9')
+            .all(|id| self.defined_at[id as usize].is_none())
+    }
+
+    /// [`MacroTable::internal`] followed by [`MacroTable::expand`], with a shortcut: a
+    /// metacharacter macro (`$*`, `$=w`, `$1`, …) is replaced by its one-byte value at once,
+    /// and the expansion passes run only when something is left for them (a real macro
+    /// reference or a conditional). The result is the same as sendmail's two passes as
+    /// long as no `D` line redefined a metacharacter macro; otherwise the slow path runs.
+    pub fn expand_text(&mut self, text: &Text) -> Vec<SpannedByte> {
+        if !self.metas_pristine() {
+            let int = self.internal(text);
+            return self.expand(&int);
+        }
+        let mut out = Vec::with_capacity(text.pieces.len());
+        let mut needs_expand = false;
+        for (p, &span) in text.pieces.iter().zip(&text.spans) {
+            match p {
+                Piece::Byte(b) => {
+                    needs_expand |= *b == meta::METAQUOTE;
+                    out.push((*b, span))
+                }
+                Piece::Macro { sigil, name } => {
+                    let Ok(id) = self.id(name) else { continue };
+                    let direct = match (sigil, name) {
+                        (Some(b'='), _) => Some(meta::MATCHCLASS),
+                        (Some(b'~'), _) => Some(meta::MATCHNCLASS),
+                        (Some(b'&'), _) => Some(meta::MACRODEXPAND),
+                        (None, MacroName::Short(d)) if d.is_ascii_digit() => {
+                            out.push((meta::MATCHREPL, span));
+                            out.push((*d, span));
+                            continue;
+                        }
+                        (None, MacroName::Short(m)) => {
+                            if let Some(&(_, v)) = meta::META_MACROS.iter().find(|x| x.0 == *m) {
+                                needs_expand |= v == meta::CONDELSE || v == meta::CONDFI;
+                                out.push((v, span));
+                                continue;
+                            }
+                            None
+                        }
+                        _ => None,
+                    };
+                    match direct {
+                        Some(b) => {
+                            out.push((b, span));
+                            out.push((id, span));
+                        }
+                        None => {
+                            needs_expand = true;
+                            out.push((meta::MACROEXPAND, span));
+                            if let Some(s) = sigil {
+                                out.push((*s, span));
+                            }
+                            out.push((id, span));
+                        }
+                    }
+                }
+            }
+        }
+        if needs_expand {
+            // The metacharacters emitted directly pass through expansion unchanged, except
+            // CONDELSE/CONDFI, which matter only inside a conditional — as in sendmail.
+            return self.expand(&out);
+        }
+        out.truncate(MACBUFSIZE - 1);
+        out
+    }
+
     /// Expand internal text as sendmail's `expand` does: macro references are replaced by
     /// their values, `$?x … $| … $.` conditionals are evaluated, and the whole result is
     /// expanded again while an interpolated value brought in a metacharacter.

@@ -78,8 +78,6 @@ pub struct Rule {
     pub rhs_span: Span,
     pub lhs: Pattern,
     pub rhs: Template,
-    /// The LHS tokens as read (the pattern is built from them).
-    pub lhs_tokens: Vec<Tok>,
 }
 
 /// A mailer (M line).
@@ -420,8 +418,8 @@ impl Reader {
         self.ir
     }
 
-    /// Record macro and class references of a text, then convert it to internal bytes.
-    fn internal(&mut self, text: &Text) -> Vec<macros::SpannedByte> {
+    /// Record the macro and class references of a text.
+    fn record_refs(&mut self, text: &Text) {
         for (p, &span) in text.pieces.iter().zip(&text.spans) {
             let Piece::Macro { sigil, name } = p else {
                 continue;
@@ -483,12 +481,11 @@ impl Reader {
                 }
             }
         }
-        self.ir.macros.internal(text)
     }
 
     fn expand_text(&mut self, text: &Text) -> Vec<macros::SpannedByte> {
-        let int = self.internal(text);
-        self.ir.macros.expand(&int)
+        self.record_refs(text);
+        self.ir.macros.expand_text(text)
     }
 
     fn freeze_tables(&mut self) {
@@ -894,7 +891,7 @@ impl Reader {
     }
 
     fn rule_line(&mut self, line: &cf::Line, r: &cf::RuleLine) {
-        let Some(rhs_text) = &r.rhs else {
+        let Some(rhs_range) = r.rhs.clone() else {
             // "tab expected": the line is ignored (reported by the reader).
             return;
         };
@@ -909,17 +906,16 @@ impl Reader {
             );
             return;
         };
-        let lhs_tokens = self.tokenize(&r.lhs, r.lhs_span);
-        let rhs_tokens = self.tokenize(rhs_text, r.rhs_span);
-        let lhs = self.compile_lhs(&lhs_tokens, r.lhs_span);
-        let rhs = self.compile_rhs(&rhs_tokens, r.rhs_span, lhs.bindings);
+        let lhs_tokens = self.tokenize(&line.text(r.lhs.clone()), r.lhs_span);
+        let rhs_tokens = self.tokenize(&line.text(rhs_range), r.rhs_span);
+        let lhs = self.compile_lhs(lhs_tokens, r.lhs_span);
+        let rhs = self.compile_rhs(rhs_tokens, r.rhs_span, lhs.bindings);
         let rule = Rule {
             span: line.span,
             lhs_span: r.lhs_span,
             rhs_span: r.rhs_span,
             lhs,
             rhs,
-            lhs_tokens,
         };
         self.ir
             .rulesets
@@ -929,7 +925,7 @@ impl Reader {
             .push(rule);
     }
 
-    fn compile_lhs(&mut self, tokens: &[Tok], side: Span) -> Pattern {
+    fn compile_lhs(&mut self, tokens: Vec<Tok>, side: Span) -> Pattern {
         if tokens.is_empty() {
             self.problem(ProblemKind::NullLhs, side, "R line: null LHS");
             return Pattern::new(Vec::new(), Vec::new());
@@ -969,9 +965,9 @@ impl Reader {
                         t.span,
                         format!("Inappropriate use of {shown} on LHS"),
                     );
-                    PatOp::Literal(t.bytes.clone())
+                    PatOp::Literal(t.bytes)
                 }
-                _ => PatOp::Literal(t.bytes.clone()),
+                _ => PatOp::Literal(t.bytes),
             };
             ops.push(op);
             spans.push(t.span);
@@ -988,16 +984,20 @@ impl Reader {
         Pattern::new(ops, spans)
     }
 
-    fn compile_rhs(&mut self, tokens: &[Tok], side: Span, bindings: u8) -> Template {
+    fn compile_rhs(&mut self, mut tokens: Vec<Tok>, side: Span, bindings: u8) -> Template {
         if tokens.is_empty() {
             self.problem(ProblemKind::NullRhs, side, "R line: null RHS");
             return Template::default();
         }
-        let (prefix, body) = match tokens[0].meta() {
-            Some(meta::CANONUSER) if tokens[0].bytes.len() == 1 => (Prefix::Once, &tokens[1..]),
-            Some(meta::CANONHOST) if tokens[0].bytes.len() == 1 => (Prefix::Return, &tokens[1..]),
-            _ => (Prefix::Repeat, tokens),
+        let prefix = match tokens[0].meta() {
+            Some(meta::CANONUSER) if tokens[0].bytes.len() == 1 => Prefix::Once,
+            Some(meta::CANONHOST) if tokens[0].bytes.len() == 1 => Prefix::Return,
+            _ => Prefix::Repeat,
         };
+        if prefix != Prefix::Repeat {
+            tokens.remove(0);
+        }
+        let body = &tokens[..];
         for t in body {
             match t.meta() {
                 Some(meta::MATCHREPL) if t.bytes.len() == 2 => {
@@ -1052,7 +1052,7 @@ impl Reader {
         }
         Template {
             prefix,
-            tokens: body.to_vec(),
+            tokens,
             nodes,
         }
     }

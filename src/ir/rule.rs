@@ -171,7 +171,7 @@ pub enum Node {
     /// `$&x`.
     Deferred(MacroId, Span),
     /// `$( map key $@ arg … $: default $)` or `$[ host $: default $]`.
-    Lookup(Lookup),
+    Lookup(Box<Lookup>),
     /// `$>name rest…`: call the ruleset with the rest of the vector.
     Call {
         target: Vec<u8>,
@@ -272,7 +272,7 @@ fn seq(tokens: &[Tok], i: &mut usize, problems: &mut Vec<TreeProblem>) -> Vec<No
         let t = &tokens[*i];
         match t.meta() {
             Some(meta::LOOKUPBEGIN) | Some(meta::HOSTBEGIN) => {
-                out.push(Node::Lookup(lookup(tokens, i, problems)));
+                out.push(Node::Lookup(Box::new(lookup(tokens, i, problems))));
             }
             Some(meta::LOOKUPEND) | Some(meta::HOSTEND) => {
                 problems.push(TreeProblem::StrayClose(t.span));
@@ -369,7 +369,7 @@ fn lookup(tokens: &[Tok], i: &mut usize, problems: &mut Vec<TreeProblem>) -> Loo
         let node = match t.meta() {
             Some(meta::LOOKUPBEGIN) | Some(meta::HOSTBEGIN) => {
                 problems.push(TreeProblem::NestedLookup(t.span));
-                Node::Lookup(lookup(tokens, i, problems))
+                Node::Lookup(Box::new(lookup(tokens, i, problems)))
             }
             Some(meta::MATCHREPL) if t.bytes.len() == 2 => {
                 *i += 1;
@@ -415,6 +415,15 @@ mod tests {
             bytes: b.to_vec(),
             span: Span::default(),
         }
+    }
+
+    #[test]
+    fn nodes_stay_small() {
+        assert!(
+            std::mem::size_of::<Node>() <= 96,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
     }
 
     #[test]
