@@ -39,6 +39,121 @@ pub fn token(bytes: &[u8], macros: &MacroTable) -> String {
     }
 }
 
+/// A token as sendmail prints it (`xputs` in util.c; cf-semantics §5.4): metacharacters
+/// as `$x`, class and macro ids by name, control bytes other than TAB/LF/CR dropped,
+/// 8-bit bytes as `M-` and the byte without its high bit.
+pub fn xputs(bytes: &[u8], macros: &MacroTable) -> String {
+    fn plain(out: &mut String, b: u8) {
+        match b {
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7E => out.push(b as char),
+            0x80..=0xFF => {
+                out.push_str("M-");
+                plain(out, b & 0x7F);
+            }
+            _ => {}
+        }
+    }
+    let name = |id: u8| -> String {
+        if id >= 0x80 {
+            match macros.name(id) {
+                crate::cf::MacroName::Long(n) => format!("{{{}}}", String::from_utf8_lossy(&n)),
+                crate::cf::MacroName::Short(_) => "{***UNDEFINED MACRO***}".to_string(),
+            }
+        } else {
+            let mut s = String::new();
+            plain(&mut s, id);
+            s
+        }
+    };
+    let mut out = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            meta::MATCHREPL => {
+                out.push('$');
+                if let Some(&d) = bytes.get(i + 1) {
+                    plain(&mut out, d);
+                }
+                i += 2;
+            }
+            meta::MACROEXPAND | meta::MACRODEXPAND => {
+                out.push_str(if b == meta::MACROEXPAND { "$" } else { "$&" });
+                i += 1;
+                if let Some(&c) = bytes.get(i)
+                    && matches!(c, b'=' | b'~' | b'&' | b'?')
+                {
+                    out.push(c as char);
+                    i += 1;
+                }
+                if let Some(&id) = bytes.get(i) {
+                    out.push_str(&name(id));
+                }
+                i += 1;
+            }
+            meta::MATCHCLASS | meta::MATCHNCLASS => {
+                out.push_str(if b == meta::MATCHCLASS { "$=" } else { "$~" });
+                if let Some(&id) = bytes.get(i + 1) {
+                    out.push_str(&name(id));
+                }
+                i += 2;
+            }
+            _ => {
+                match meta::meta_letter(b) {
+                    Some(l) if (0x80..=0x9F).contains(&b) => {
+                        out.push('$');
+                        out.push(l as char);
+                    }
+                    _ => plain(&mut out, b),
+                }
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The tokens of a compiled LHS, as sendmail stores them.
+pub fn pattern_tokens(p: &crate::ir::Pattern) -> Vec<Vec<u8>> {
+    p.ops
+        .iter()
+        .map(|o| match o {
+            PatOp::Literal(b) => b.clone(),
+            PatOp::ZeroOrMore => vec![meta::MATCHZANY],
+            PatOp::OneOrMore => vec![meta::MATCHANY],
+            PatOp::One => vec![meta::MATCHONE],
+            PatOp::Class(id) => vec![meta::MATCHCLASS, *id],
+            PatOp::NotClass(id) => vec![meta::MATCHNCLASS, *id],
+            PatOp::Zero => vec![meta::CANONHOST],
+            PatOp::Macro(id) => vec![meta::MACRODEXPAND, *id],
+        })
+        .collect()
+}
+
+/// A rule the way `sendmail -bt` prints it for `=S`: every token followed by a blank, the
+/// LHS and RHS separated by two TABs.
+pub fn sendmail_rule(r: &Rule, macros: &MacroTable) -> String {
+    let mut s = String::from("R");
+    for t in pattern_tokens(&r.lhs) {
+        s.push_str(&xputs(&t, macros));
+        s.push(' ');
+    }
+    s.push_str("\t\t");
+    match r.rhs.prefix {
+        Prefix::Once => s.push_str("$: "),
+        Prefix::Return => s.push_str("$@ "),
+        Prefix::Repeat => {}
+    }
+    for t in &r.rhs.tokens {
+        s.push_str(&xputs(&t.bytes, macros));
+        s.push(' ');
+    }
+    s
+}
+
 fn op(o: &PatOp, macros: &MacroTable) -> String {
     let name = |id: u8| macros.name(id).display();
     match o {
