@@ -130,12 +130,14 @@ fn oracle_read_time_messages_match() {
     {
         return;
     }
-    let lint_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lint");
     let mut total = 0;
-    for entry in std::fs::read_dir(&lint_dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.extension().is_some_and(|e| e == "cf") {
-            total += compare(&lint_dir, p.file_name().unwrap().to_str().unwrap());
+    for sub in ["testdata/lint", "testdata/oracle"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(sub);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "cf") {
+                total += compare(&dir, p.file_name().unwrap().to_str().unwrap());
+            }
         }
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -121,11 +121,13 @@ fn oracle_rulesets_match_sendmail_dump() {
         assert!(n > 100, "{name}: only {n} rules compared");
         total += n;
     }
-    let lint_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lint");
-    for e in std::fs::read_dir(&lint_dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "cf") {
-            total += compare(&lint_dir, p.file_name().unwrap().to_str().unwrap());
+    for sub in ["testdata/lint", "testdata/oracle"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(sub);
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "cf") {
+                total += compare(&dir, p.file_name().unwrap().to_str().unwrap());
+            }
         }
     }
     eprintln!("{total} rules compared with sendmail's =S dump");
