@@ -172,11 +172,11 @@ pub fn run(a: LintArgs) -> i32 {
         return exit::NOINPUT;
     }
     let worst = results.iter().flatten().map(|d| d.severity).min();
-    let fails = match (worst, a.deny) {
-        (Some(Severity::Error), _) => true,
-        (Some(Severity::Warning), Some(_)) => true,
-        (Some(Severity::Info), Some(Deny::Info)) => true,
-        _ => false,
-    };
+    let fails = matches!(
+        (worst, a.deny),
+        (Some(Severity::Error), _)
+            | (Some(Severity::Warning), Some(_))
+            | (Some(Severity::Info), Some(Deny::Info))
+    );
     if fails { exit::FINDINGS } else { exit::OK }
 }

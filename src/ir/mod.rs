@@ -562,17 +562,15 @@ impl Reader {
             LineKind::Mailer(m) => self.mailer_line(line, m),
             LineKind::Header(h) => self.header_line(line, h),
             LineKind::Queue(q) => self.queue_groups.push(q.name.clone()),
-            LineKind::Milter(x) => {
-                if !x.fields.iter().any(|f| f.key.first() == Some(&b'S')) {
-                    self.problem(
-                        ProblemKind::Other,
-                        line.span,
-                        format!(
-                            "X{}: empty or missing socket information",
-                            crate::bytes::lossy(&x.name)
-                        ),
-                    );
-                }
+            LineKind::Milter(x) if !x.fields.iter().any(|f| f.key.first() == Some(&b'S')) => {
+                self.problem(
+                    ProblemKind::Other,
+                    line.span,
+                    format!(
+                        "X{}: empty or missing socket information",
+                        crate::bytes::lossy(&x.name)
+                    ),
+                );
             }
             _ => {}
         }

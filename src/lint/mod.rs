@@ -155,7 +155,8 @@ pub fn run(ctx: &Context) -> Vec<Diagnostic> {
     out
 }
 
-/// Parse, compile and lint one file's bytes (what `cfmap lint` does per file).
+/// Parse, compile and lint one file's bytes, resolving relative map paths from the
+/// current directory as the CLI does by default.
 pub fn lint_source(
     file: &SourceFile,
     opts: &crate::ir::CompileOptions,
@@ -163,17 +164,12 @@ pub fn lint_source(
 ) -> Vec<Diagnostic> {
     let syntax = crate::cf::parse(file);
     let ir = crate::ir::compile(&syntax, opts);
-    let base_dir = file
-        .path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
     let ctx = Context {
         file,
         syntax: &syntax,
         ir: &ir,
         check_files,
-        base_dir,
+        base_dir: PathBuf::from("."),
     };
     run(&ctx)
 }

@@ -103,11 +103,7 @@ pub fn covers(pattern: &Pattern, shape: &[Item]) -> bool {
                 continue;
             }
             match ops[i] {
-                PatOp::ZeroOrMore => {
-                    for k in j..=m {
-                        reach[i + 1][k] = true;
-                    }
-                }
+                PatOp::ZeroOrMore => reach[i + 1][j..=m].fill(true),
                 PatOp::OneOrMore => {
                     let mut nonempty = false;
                     for k in j + 1..=m {
