@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::exit;
-use crate::ir::{self, CompileOptions};
+use crate::ir;
 
 /// Compile a .cf file and print its rulesets, rules and maps.
 ///
@@ -42,13 +42,7 @@ pub fn run(a: CompileArgs) -> i32 {
             return exit::NOINPUT;
         }
     };
-    let opts = CompileOptions {
-        hostname: a
-            .hostname
-            .unwrap_or_else(super::default_hostname)
-            .into_bytes(),
-        ..CompileOptions::default()
-    };
+    let opts = super::compile_options(a.hostname.as_deref());
     let syntax = crate::cf::parse(&file);
     let ir = ir::compile(&syntax, &opts);
     let out = match a.emit {

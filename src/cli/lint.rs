@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::exit;
-use crate::ir::CompileOptions;
 use crate::lint::{self, Severity, format};
 
 /// Check .cf files for mistakes sendmail would reject or silently misread.
@@ -76,14 +75,9 @@ pub fn run(a: LintArgs) -> i32 {
     let mut stdout = std::io::stdout().lock();
     if a.list_rules {
         for r in lint::RULES {
-            let files = if r.needs_files {
-                " (--check-files)"
-            } else {
-                ""
-            };
             let _ = writeln!(
                 stdout,
-                "{:<26} {:<8} {}{files}",
+                "{:<26} {:<8} {}",
                 r.name,
                 r.severity.as_str(),
                 r.summary()
@@ -109,14 +103,7 @@ pub fn run(a: LintArgs) -> i32 {
             }
         };
     }
-    let opts = CompileOptions {
-        hostname: a
-            .hostname
-            .clone()
-            .unwrap_or_else(super::default_hostname)
-            .into_bytes(),
-        ..CompileOptions::default()
-    };
+    let opts = super::compile_options(a.hostname.as_deref());
     let base_dir = a.base_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut files = Vec::new();
     let mut unreadable = false;

@@ -72,6 +72,17 @@ pub fn default_hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
+/// What sendmail knows before reading the file: the host name given with `--hostname`,
+/// else this machine's.
+pub fn compile_options(hostname: Option<&str>) -> crate::ir::CompileOptions {
+    crate::ir::CompileOptions {
+        hostname: hostname
+            .map_or_else(default_hostname, str::to_string)
+            .into_bytes(),
+        ..crate::ir::CompileOptions::default()
+    }
+}
+
 /// Read a configuration file; the error is printed as `cfmap: FILE: reason`.
 pub fn read_source(path: &Path, id: u32) -> Result<crate::cf::SourceFile, String> {
     match std::fs::read(path) {

@@ -268,12 +268,7 @@ impl Ir {
     /// Resolve a `$>` target as sendmail does at run time: a number, or a known name.
     pub fn resolve_ruleset(&self, target: &[u8]) -> Option<u16> {
         if target.first().is_some_and(|b| b.is_ascii_digit()) {
-            let digits: Vec<u8> = target
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .copied()
-                .collect();
-            return std::str::from_utf8(&digits).ok()?.parse().ok();
+            return u16::try_from(leading_number(target).1).ok();
         }
         self.ruleset_names.get(target).copied()
     }
@@ -731,20 +726,12 @@ impl Reader {
             &arg[skip..]
         };
         if arg.first().is_some_and(|b| b.is_ascii_digit()) {
-            let digits: Vec<u8> = arg
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .copied()
-                .collect();
-            let n: u64 = std::str::from_utf8(&digits)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(u64::MAX);
+            let (digits, n) = leading_number(arg);
             if n >= 100 {
                 self.problem(
                     ProblemKind::BadRuleset,
                     span,
-                    format!("bad ruleset {} (100 max)", crate::bytes::lossy(&digits)),
+                    format!("bad ruleset {} (100 max)", crate::bytes::lossy(digits)),
                 );
                 return None;
             }
@@ -771,11 +758,7 @@ impl Reader {
         if define && rest.first() == Some(&b'=') {
             let num = &rest[1..];
             let num = &num[num.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
-            let digits: Vec<u8> = num
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .copied()
-                .collect();
+            let (digits, n) = leading_number(num);
             if digits.is_empty() {
                 self.problem(
                     ProblemKind::BadRuleset,
@@ -787,17 +770,14 @@ impl Reader {
                 );
                 return None;
             }
-            let n: u64 = std::str::from_utf8(&digits)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(u64::MAX);
+
             if n >= 100 {
                 self.problem(
                     ProblemKind::BadRuleset,
                     span,
                     format!(
                         "bad ruleset number {} in \"{}\" (100 max)",
-                        crate::bytes::lossy(&digits),
+                        crate::bytes::lossy(digits),
                         crate::bytes::lossy(arg)
                     ),
                 );
@@ -1245,6 +1225,17 @@ impl Reader {
             }
         }
     }
+}
+
+/// The digits at the start of `b` and their value (`strtol`-like; `u64::MAX` when too
+/// large).
+fn leading_number(b: &[u8]) -> (&[u8], u64) {
+    let digits = &b[..b.iter().take_while(|c| c.is_ascii_digit()).count()];
+    let n = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(u64::MAX);
+    (digits, n)
 }
 
 fn merge_flags(old: &mut MapFlags, new: MapFlags) {
