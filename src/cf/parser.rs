@@ -83,7 +83,7 @@ impl<'f> LineParser<'f> {
             b'P' => self.precedence(),
             b'E' => self.env(),
             b'L' | b'G' => {
-                let line = crate::bytes::lossy(bytes);
+                let line = crate::bytes::quote(bytes);
                 self.problem(
                     ProblemKind::Unsupported,
                     0,
@@ -97,7 +97,7 @@ impl<'f> LineParser<'f> {
                 LineKind::Unsupported(first)
             }
             _ => {
-                let line = crate::bytes::lossy(bytes);
+                let line = crate::bytes::quote(bytes);
                 self.problem(
                     ProblemKind::Syntax,
                     0,
@@ -138,7 +138,7 @@ impl<'f> LineParser<'f> {
                         span: *span,
                         message: format!(
                             "invalid V line vendor code: \"{}\"",
-                            crate::bytes::lossy(v)
+                            crate::bytes::quote(v)
                         ),
                     });
                 }
@@ -156,7 +156,7 @@ impl<'f> LineParser<'f> {
                     all.len(),
                     format!(
                         "invalid argument to V line: \"{}\"",
-                        crate::bytes::lossy(&arg)
+                        crate::bytes::quote(&arg)
                     ),
                 );
                 LineKind::Version(VersionLine {
@@ -184,11 +184,11 @@ impl<'f> LineParser<'f> {
                     )
                 }
                 NameProblem::Unbalanced => {
-                    format!("Unbalanced {{ on {}", crate::bytes::lossy(&bytes[1..]))
+                    format!("Unbalanced {{ on {}", crate::bytes::quote(&bytes[1..]))
                 }
                 NameProblem::TooLong => format!(
                     "Macro/class name ({}) too long ({} chars max)",
-                    crate::bytes::lossy(&bytes[1..end.min(bytes.len())]),
+                    crate::bytes::quote(&bytes[1..end.min(bytes.len())]),
                     super::text::MAXMACNAMELEN
                 ),
             };
@@ -274,7 +274,7 @@ impl<'f> LineParser<'f> {
                 ProblemKind::Syntax,
                 spec_at,
                 all.len(),
-                format!("illegal filename '{}'", crate::bytes::lossy(rest)),
+                format!("illegal filename '{}'", crate::bytes::quote(rest)),
             );
         }
         let spec_end = spec_at + i;
@@ -334,7 +334,7 @@ impl<'f> LineParser<'f> {
                 all.len(),
                 format!(
                     "readcf: config K line, map {}: no map class",
-                    crate::bytes::lossy(name)
+                    crate::bytes::quote(name)
                 ),
             );
             return LineKind::Unknown;
@@ -357,7 +357,7 @@ impl<'f> LineParser<'f> {
         let len = all.len();
         let tab = all.iter().position(|&b| b == b'\t');
         let Some(tab) = tab else {
-            let line = crate::bytes::lossy(all);
+            let line = crate::bytes::quote(all);
             self.problem(
                 ProblemKind::MissingTab,
                 1,
@@ -489,9 +489,9 @@ impl<'f> LineParser<'f> {
             }
             if i >= all.len() || all[i] != b'=' {
                 let what = match letter {
-                    b'M' => format!("mailer {}: `=' expected", crate::bytes::lossy(&name)),
-                    b'X' => format!("X{}: `=' expected", crate::bytes::lossy(&name)),
-                    _ => format!("Q{}: `=' expected", crate::bytes::lossy(&name)),
+                    b'M' => format!("mailer {}: `=' expected", crate::bytes::quote(&name)),
+                    b'X' => format!("X{}: `=' expected", crate::bytes::quote(&name)),
+                    _ => format!("Q{}: `=' expected", crate::bytes::quote(&name)),
                 };
                 self.problem(ProblemKind::Syntax, ks, i, what);
                 break;
@@ -563,7 +563,7 @@ impl<'f> LineParser<'f> {
                 ProblemKind::Syntax,
                 0,
                 all.len(),
-                format!("header syntax error, line \"{}\"", crate::bytes::lossy(all)),
+                format!("header syntax error, line \"{}\"", crate::bytes::quote(all)),
             );
             return LineKind::Unknown;
         };
@@ -590,7 +590,7 @@ impl<'f> LineParser<'f> {
                 all.len(),
                 format!(
                     "unknown configuration line \"{}\"",
-                    crate::bytes::lossy(all)
+                    crate::bytes::quote(all)
                 ),
             );
             return LineKind::Unknown;

@@ -140,6 +140,30 @@ impl SourceFile {
         &self.text[start..end]
     }
 
+    /// The whole lines around `start..end` with `before` and `after` lines of context:
+    /// (first byte, end byte, 0-based number of the first line, number of lines).
+    pub fn context(
+        &self,
+        start: usize,
+        end: usize,
+        before: usize,
+        after: usize,
+    ) -> (usize, usize, usize, usize) {
+        let line_of = |o: usize| match self.line_starts.binary_search(&o.min(self.text.len())) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let first = line_of(start).saturating_sub(before);
+        let last_line = line_of(end.saturating_sub(1).max(start));
+        let last = (last_line + after).min(self.line_starts.len() - 1);
+        let from = self.line_starts[first];
+        let to = self
+            .line_starts
+            .get(last + 1)
+            .map_or(self.text.len(), |&s| s.saturating_sub(1).max(from));
+        (from, to, first, last - first + 1)
+    }
+
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }

@@ -563,7 +563,7 @@ impl Reader {
                     line.span,
                     format!(
                         "X{}: empty or missing socket information",
-                        crate::bytes::lossy(&x.name)
+                        crate::bytes::quote(&x.name)
                     ),
                 );
             }
@@ -619,8 +619,8 @@ impl Reader {
                 m.class_span,
                 format!(
                     "readcf: map {}: class {} not available",
-                    crate::bytes::lossy(&m.name),
-                    crate::bytes::lossy(&m.class)
+                    crate::bytes::quote(&m.name),
+                    crate::bytes::quote(&m.class)
                 ),
             );
             self.ir.unknown_class_maps.insert(lower, m.name_span);
@@ -632,7 +632,7 @@ impl Reader {
                 m.class_span,
                 format!(
                     "readcf: map {}: class {} not available (Debian's sendmail 8.17 is built without it)",
-                    crate::bytes::lossy(&m.name),
+                    crate::bytes::quote(&m.name),
                     class.name()
                 ),
             );
@@ -643,12 +643,12 @@ impl Reader {
                 maps::MapArgProblem::IllegalOption(c) => format!(
                     "Illegal option {} map {}",
                     crate::bytes::escape(&[c]),
-                    crate::bytes::lossy(&m.name)
+                    crate::bytes::quote(&m.name)
                 ),
                 maps::MapArgProblem::NoFileName => format!(
                     "No file name for {} map {}",
                     class.name(),
-                    crate::bytes::lossy(&m.name)
+                    crate::bytes::quote(&m.name)
                 ),
             };
             self.problem(ProblemKind::MapArgs, m.args_span.to(m.class_span), msg);
@@ -704,7 +704,7 @@ impl Reader {
                 span,
                 format!(
                     "{}: too many named rulesets (100 max)",
-                    crate::bytes::lossy(name)
+                    crate::bytes::quote(name)
                 ),
             );
             return None;
@@ -731,7 +731,7 @@ impl Reader {
                 self.problem(
                     ProblemKind::BadRuleset,
                     span,
-                    format!("bad ruleset {} (100 max)", crate::bytes::lossy(digits)),
+                    format!("bad ruleset {} (100 max)", crate::bytes::quote(digits)),
                 );
                 return None;
             }
@@ -744,7 +744,7 @@ impl Reader {
             self.problem(
                 ProblemKind::BadRuleset,
                 span,
-                format!("invalid ruleset name: \"{}\"", crate::bytes::lossy(&shown)),
+                format!("invalid ruleset name: \"{}\"", crate::bytes::quote(&shown)),
             );
             return None;
         }
@@ -765,7 +765,7 @@ impl Reader {
                     span,
                     format!(
                         "bad ruleset definition \"{}=\" (number required after `=')",
-                        crate::bytes::lossy(&name)
+                        crate::bytes::quote(&name)
                     ),
                 );
                 return None;
@@ -777,8 +777,8 @@ impl Reader {
                     span,
                     format!(
                         "bad ruleset number {} in \"{}\" (100 max)",
-                        crate::bytes::lossy(digits),
-                        crate::bytes::lossy(arg)
+                        crate::bytes::quote(digits),
+                        crate::bytes::quote(arg)
                     ),
                 );
                 return None;
@@ -791,7 +791,7 @@ impl Reader {
                         span,
                         format!(
                             "{}: ruleset changed value (old {old}, new {n})",
-                            crate::bytes::lossy(arg)
+                            crate::bytes::quote(arg)
                         ),
                     );
                 }
@@ -820,7 +820,7 @@ impl Reader {
             rs.defined_at.push(line.span);
             if had_rules {
                 let first = rs.defined_at[0];
-                let label = crate::bytes::lossy(&arg);
+                let label = crate::bytes::quote(&arg);
                 let label = label.trim().to_string();
                 self.ir.problems.push(Problem {
                     kind: ProblemKind::MultipleDefinitions,
@@ -879,7 +879,7 @@ impl Reader {
                 line.span,
                 format!(
                     "missing valid ruleset for \"{}\"",
-                    crate::bytes::lossy(&line.flat.bytes)
+                    crate::bytes::quote(&line.flat.bytes)
                 ),
             );
             return;
@@ -1048,7 +1048,7 @@ impl Reader {
                             o.name_span,
                             format!(
                                 "Option {} used as abbreviation for {l}",
-                                crate::bytes::lossy(n)
+                                crate::bytes::quote(n)
                             ),
                         );
                         Some(l)
@@ -1059,7 +1059,7 @@ impl Reader {
                             o.name_span,
                             format!(
                                 "readcf: ambiguous option name {} (matches {a} and {b})",
-                                crate::bytes::lossy(n)
+                                crate::bytes::quote(n)
                             ),
                         );
                         None
@@ -1068,7 +1068,7 @@ impl Reader {
                         self.problem(
                             ProblemKind::Other,
                             o.name_span,
-                            format!("readcf: unknown option name {}", crate::bytes::lossy(n)),
+                            format!("readcf: unknown option name {}", crate::bytes::quote(n)),
                         );
                         None
                     }
@@ -1126,7 +1126,7 @@ impl Reader {
                     f.key_span,
                     format!(
                         "M{}: unknown mailer equate {}=",
-                        crate::bytes::lossy(&m.name),
+                        crate::bytes::quote(&m.name),
                         letter as char
                     ),
                 );
@@ -1142,8 +1142,8 @@ impl Reader {
                         f.value_span,
                         format!(
                             "mailer {}: unknown queue {}",
-                            crate::bytes::lossy(&m.name),
-                            crate::bytes::lossy(&q)
+                            crate::bytes::quote(&m.name),
+                            crate::bytes::quote(&q)
                         ),
                     );
                 }
@@ -1169,13 +1169,13 @@ impl Reader {
             self.problem(
                 ProblemKind::Other,
                 m.name_span,
-                format!("M{}: A= argument required", crate::bytes::lossy(&m.name)),
+                format!("M{}: A= argument required", crate::bytes::quote(&m.name)),
             );
         } else if !has_p {
             self.problem(
                 ProblemKind::Other,
                 m.name_span,
-                format!("M{}: P= argument required", crate::bytes::lossy(&m.name)),
+                format!("M{}: P= argument required", crate::bytes::quote(&m.name)),
             );
         }
         self.ir.mailers.insert(

@@ -10,11 +10,10 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::Arc;
 
 use miette::{
     Diagnostic as MietteDiagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan,
-    NamedSource, SourceCode,
+    MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents,
 };
 use serde_json::json;
 
@@ -123,12 +122,8 @@ pub fn write(
                 .with_links(false)
                 .with_width(100);
             for r in reports {
-                let source: Arc<[u8]> = Arc::from(r.file.text.as_slice());
                 for d in r.diagnostics {
-                    let report = Report {
-                        d,
-                        source: NamedSource::new(r.file.name(), source.clone()),
-                    };
+                    let report = Report { d, file: r.file };
                     let mut s = String::new();
                     handler
                         .render_report(&mut s, &report)
@@ -156,7 +151,36 @@ fn gh_data(s: &str) -> String {
 /// A diagnostic as miette sees it.
 struct Report<'a> {
     d: &'a Diagnostic,
-    source: NamedSource<Arc<[u8]>>,
+    file: &'a SourceFile,
+}
+
+/// miette reads snippets through the file's line index, so a report costs the same at
+/// the end of a large file as at its start.
+impl SourceCode for SourceFile {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let start = span.offset();
+        let end = start + span.len();
+        if end > self.text.len() {
+            return Err(MietteError::OutOfBounds);
+        }
+        let (from, to, first_line, count) = self.context(start, end, before, after);
+        // Like miette's own sources: the line is the first one returned, the column is
+        // the requested span's (the report header shows them for a zero-context read).
+        let column = self.locate(start).column - 1;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name(),
+            &self.text[from..to],
+            SourceSpan::new(from.into(), to - from),
+            first_line,
+            column,
+            count,
+        )))
+    }
 }
 
 impl fmt::Debug for Report<'_> {
@@ -194,7 +218,7 @@ impl MietteDiagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.source)
+        Some(self.file)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
