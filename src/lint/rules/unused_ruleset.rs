@@ -4,7 +4,9 @@
 //! Reports rulesets with rules that no `$>` calls, no mailer `S=`/`R=` field or `H` line
 //! names, and that sendmail does not call by itself (rulesets 0 to 5 and the names it
 //! looks for: `check_mail`, `check_rcpt`, `check_relay`, `trust_auth`, `tls_client`,
-//! `srv_features`, `queuegroup`, …).
+//! `srv_features`, `queuegroup`, …). A call through a binding (`$>$2`) whose LHS
+//! wildcard is a class (`$={Src}`) counts as a call of every member of that class; a call
+//! through any other binding could reach any ruleset, and then nothing is reported.
 //!
 //! ## Why is this bad?
 //! It is harmless, but often a sign of a typo in a call (which `undefined-ruleset`
@@ -24,7 +26,8 @@
 use std::collections::HashSet;
 
 use super::super::{Context, Diagnostic, RuleInfo};
-use crate::ir::Node;
+use crate::ir::{Node, PatOp};
+use crate::meta;
 
 /// Rulesets sendmail calls by name (`rscheck`/`rscap` in the 8.17 sources).
 const CALLED_BY_SENDMAIL: &[&str] = &[
@@ -61,14 +64,31 @@ const CALLED_BY_SENDMAIL: &[&str] = &[
 pub(super) fn check(ctx: &Context, rule: &RuleInfo, out: &mut Vec<Diagnostic>) {
     let ir = ctx.ir;
     let mut called: HashSet<u16> = HashSet::new();
+    let mut unknowable = false;
     for (_, r) in super::all_rules(ir) {
+        let bound: Vec<&PatOp> = r.lhs.ops.iter().filter(|o| o.binds()).collect();
         super::walk_nodes(&r.rhs.nodes, &mut |n| {
-            if let Node::Call { target, .. } = n
-                && let Some(t) = ir.resolve_ruleset(target)
-            {
+            let Node::Call { target, .. } = n else { return };
+            if let [meta::MATCHREPL, d] = target.as_slice() {
+                match bound.get((d.wrapping_sub(b'1')) as usize) {
+                    Some(PatOp::Class(id)) => {
+                        for member in ir.classes.members[*id as usize].values() {
+                            if let Some(t) = ir.resolve_ruleset(member) {
+                                called.insert(t);
+                            }
+                        }
+                    }
+                    _ => unknowable = true,
+                }
+            } else if target.first().is_some_and(|b| *b >= 0x80) {
+                unknowable = true;
+            } else if let Some(t) = ir.resolve_ruleset(target) {
                 called.insert(t);
             }
         });
+    }
+    if unknowable {
+        return;
     }
     for rs in ir.rulesets.values() {
         if rs.number <= 5
