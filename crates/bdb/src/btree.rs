@@ -1,0 +1,1 @@
+//! Btree access method (page layouts, reader, bulk writer).

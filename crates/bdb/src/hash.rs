@@ -1,0 +1,1 @@
+//! Hash access method (page layouts, reader, bulk writer).

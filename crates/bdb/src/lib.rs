@@ -1,0 +1,5 @@
+//! Berkeley DB 5.3 btree and hash files, read and written without libdb.
+#![forbid(unsafe_code)]
+
+pub mod btree;
+pub mod hash;

@@ -1,0 +1,2 @@
+//! Constant databases in tinycdb's format.
+#![forbid(unsafe_code)]
