@@ -2,4 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod btree;
+pub mod error;
 pub mod hash;
+pub use error::{Error, Result};
