@@ -1,1 +1,891 @@
-//! Btree access method (page layouts, reader, bulk writer).
+//! Btree access method: a reader for files libdb 5.3 made (either byte order) and a bulk
+//! writer whose files libdb, `db5.3_verify`, `makemap -u` and sendmail accept.
+//!
+//! Common page and meta fields are in [`crate::page`]. What is specific to btree:
+//!
+//! # Btree meta (page 0, after the common header)
+//!
+//! | offset | size | field | value written | read |
+//! |---|---|---|---|---|
+//! | 72 | 4 | unused | 0 | ignored |
+//! | 76 | 4 | `minkey` | 2 | ignored (derived: overflow threshold) |
+//! | 80 | 4 | `re_len` | 0 | ignored (recno only) |
+//! | 84 | 4 | `re_pad` | 0x20 | ignored (recno only) |
+//! | 88 | 4 | `root` | 1 | root page of the tree |
+//! | 92 | 368 | unused | 0 | ignored |
+//! | 460 | 52 | crypto magic, IV, checksum | 0 | ignored |
+//!
+//! Meta `flags` (offset 48): 0x01 DUP (allowed: [`Reader::get`] returns the first),
+//! 0x02 RECNO (refused), 0x20 SUBDB and 0x80 COMPRESS (unsupported), others ignored.
+//!
+//! # Items (each starts on a 4-byte boundary; its size is rounded up to 4)
+//!
+//! `BKEYDATA` (leaf key or data):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 2 | `len` |
+//! | 2 | 1 | `type`: 1 = key/data; 0x80 bit = deleted |
+//! | 3 | `len` | bytes |
+//!
+//! `BOVERFLOW` (12 bytes, an item longer than `ovflsize = (pagesize − 26)/(2·minkey) − 10`):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 2 | unused (garbage in libdb files; 0 here) |
+//! | 2 | 1 | `type` = 3 |
+//! | 3 | 1 | unused |
+//! | 4 | 4 | `pgno`: first overflow page |
+//! | 8 | 4 | `tlen`: total length |
+//!
+//! (`type` = 2, an off-page duplicate tree, is reported as unsupported.)
+//!
+//! `BINTERNAL` (internal pages):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 2 | `len` (12 when the key is on overflow pages) |
+//! | 2 | 1 | `type`: 1, or 3 = key on overflow pages, a `BOVERFLOW` follows at 12 |
+//! | 3 | 1 | unused |
+//! | 4 | 4 | `pgno`: child page |
+//! | 8 | 4 | `nrecs`: 0 |
+//! | 12 | `len` | key bytes (slot 0: empty, never compared) |
+//!
+//! # Pages
+//!
+//! Leaf (type 5, level 1): slot `2j` = key, `2j+1` = data of pair *j*, ascending key
+//! order (unsigned bytes, shorter first); leaves chained by `prev_pgno`/`next_pgno`.
+//! Internal (type 3, level ≥ 2): one `BINTERNAL` per child; slot *k* > 0 holds a
+//! separator `s` with `max(child k−1) < s ≤ min(child k)`.
+//!
+//! # The writer's layout
+//!
+//! Page 0 meta, page 1 the root (the only leaf, or the top internal page), the other
+//! internal pages top-down, then the leaves left to right, then the overflow chains.
+//! Leaves are filled as full as the page allows; separators are the shortest prefix of
+//! the right-hand first key that sorts above the left-hand last key. No free pages.
+//!
+//! # Reading untrusted files
+//!
+//! Every offset, length and page number is checked; descent requires the level to drop by
+//! one at each step, the leaf chain and overflow chains are checked for loops, and no
+//! allocation is larger than the file. Problems are [`Error::Corrupt`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::page::{
+    self, BTREE_MAGIC, File, P_BTREEMETA, P_IBTREE, P_LBTREE, P_OVERFLOW, PAGE_HEADER_SIZE, Page,
+    put_u16, put_u32,
+};
+
+/// Item types (byte 2 of an item).
+const B_KEYDATA: u8 = 1;
+const B_DUPLICATE: u8 = 2;
+const B_OVERFLOW: u8 = 3;
+const B_DELETED: u8 = 0x80;
+
+/// Meta flags.
+const BTM_RECNO: u32 = 0x02;
+const BTM_SUBDB: u32 = 0x20;
+const BTM_COMPRESS: u32 = 0x80;
+
+/// Size of a `BOVERFLOW` item and of a `BINTERNAL` header.
+const BOVERFLOW_SIZE: usize = 12;
+const BINTERNAL_SIZE: usize = 12;
+
+/// The `minkey` the writer uses (libdb's default, makemap's value).
+const MINKEY: usize = 2;
+
+/// Page size makemap uses on this platform (ext4, tmpfs, overlayfs).
+pub const DEFAULT_PAGE_SIZE: u32 = 4096;
+
+/// Largest page size the writer produces (a 64 KiB page's free-space offset does not fit
+/// the 16-bit header field).
+pub const MAX_WRITE_PAGE_SIZE: u32 = 32768;
+
+/// Items longer than this are moved to overflow pages (1007 for 4096-byte pages).
+pub fn overflow_size(page_size: u32) -> usize {
+    (page_size as usize - PAGE_HEADER_SIZE) / (2 * MINKEY) - 10
+}
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+// ---------------------------------------------------------------------------------------
+// Reader
+// ---------------------------------------------------------------------------------------
+
+/// A btree file loaded into memory.
+#[derive(Clone, Debug)]
+pub struct Reader {
+    file: File,
+    root: u32,
+}
+
+/// A decoded item: bytes on the page or an overflow reference.
+enum Raw<'a> {
+    Inline(&'a [u8]),
+    Overflow { pgno: u32, len: u32 },
+}
+
+impl Reader {
+    /// Read the file at `path`.
+    pub fn open(path: &Path) -> Result<Reader> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Reader::from_bytes(path, bytes)
+    }
+
+    /// Use `bytes` as the file's contents; `path` is only used in messages.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Reader> {
+        let file = File::new(path, bytes, "btree", BTREE_MAGIC)?;
+        let path = path.to_path_buf();
+        let meta = &file.meta;
+        if meta.page_type != P_BTREEMETA {
+            return Err(file.corrupt(0, format!("meta page type {}", meta.page_type)));
+        }
+        if meta.flags & BTM_RECNO != 0 {
+            return Err(Error::WrongType {
+                path,
+                expected: "btree",
+                found: "recno database".into(),
+            });
+        }
+        if meta.flags & BTM_SUBDB != 0 {
+            return Err(Error::Unsupported {
+                path,
+                what: "sub-databases".into(),
+            });
+        }
+        if meta.flags & BTM_COMPRESS != 0 {
+            return Err(Error::Unsupported {
+                path,
+                what: "compressed btree".into(),
+            });
+        }
+        let root = file.page(0)?.u32(88)?;
+        if root == 0 || root >= file.page_count() {
+            return Err(file.corrupt(0, format!("root page {root} outside the file")));
+        }
+        Ok(Reader { file, root })
+    }
+
+    /// Page size taken from the meta page.
+    pub fn page_size(&self) -> u32 {
+        self.file.meta.page_size
+    }
+
+    /// Whether the file stores duplicates (meta flag DUP).
+    pub fn has_duplicates(&self) -> bool {
+        self.file.meta.flags & 0x01 != 0
+    }
+
+    /// Byte order of the file.
+    pub fn byte_order(&self) -> page::ByteOrder {
+        self.file.meta.order
+    }
+
+    /// The first value stored under `key` (libdb's default byte-wise comparison).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let leaf = self.descend(Some(key))?;
+        let n = leaf.header().entries as usize / 2;
+        // Lower bound: first pair whose key is >= `key`.
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let k = self.item(&leaf, 2 * mid)?;
+            if self.materialize(k.1)?.as_slice() < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        for j in lo..n {
+            let (kflags, k) = self.item(&leaf, 2 * j)?;
+            if self.materialize(k)?.as_slice() != key {
+                break;
+            }
+            let (dflags, d) = self.item(&leaf, 2 * j + 1)?;
+            if (kflags | dflags) & B_DELETED != 0 {
+                continue;
+            }
+            return Ok(Some(self.materialize(d)?));
+        }
+        Ok(None)
+    }
+
+    /// Every pair in key order (duplicates in stored order). Stops after the first error.
+    pub fn iter(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
+        Iter {
+            reader: self,
+            state: None,
+            visited: Vec::new(),
+            overflow_seen: Vec::new(),
+            last_key: None,
+            done: false,
+        }
+    }
+
+    /// Walk from the root to a leaf: the one that may hold `key`, or the leftmost leaf.
+    fn descend(&self, key: Option<&[u8]>) -> Result<Page<'_>> {
+        let mut pgno = self.root;
+        let mut expect_level: Option<u8> = None;
+        loop {
+            let page = self.file.page(pgno)?;
+            let h = page.header();
+            if let Some(l) = expect_level {
+                if h.level != l {
+                    return Err(page.corrupt(format!(
+                        "level {} below a level {} page",
+                        h.level,
+                        l + 1
+                    )));
+                }
+            }
+            match (h.page_type, h.level) {
+                (P_LBTREE, 1) => {
+                    if h.entries % 2 != 0 {
+                        return Err(page.corrupt(format!("leaf with {} slots", h.entries)));
+                    }
+                    return Ok(page);
+                }
+                (P_IBTREE, l) if l >= 2 => {
+                    let n = h.entries as usize;
+                    if n == 0 {
+                        return Err(page.corrupt("internal page without entries"));
+                    }
+                    let mut slot = 0;
+                    if let Some(key) = key {
+                        // Last slot k >= 1 whose key <= `key`; slot 0 is minus infinity.
+                        let (mut lo, mut hi) = (1usize, n);
+                        while lo < hi {
+                            let mid = lo + (hi - lo) / 2;
+                            if self.internal_key(&page, mid)?.as_slice() <= key {
+                                lo = mid + 1;
+                            } else {
+                                hi = mid;
+                            }
+                        }
+                        slot = lo - 1;
+                    }
+                    let off = page.slot(slot)?;
+                    pgno = page.u32(off + 4)?;
+                    expect_level = Some(l - 1);
+                }
+                (t, l) => {
+                    return Err(page.corrupt(format!("type {t} level {l} in the tree")));
+                }
+            }
+        }
+    }
+
+    /// The key of a `BINTERNAL` item.
+    fn internal_key(&self, page: &Page<'_>, slot: usize) -> Result<Vec<u8>> {
+        let off = page.slot(slot)?;
+        let len = page.u16(off)? as usize;
+        let ty = page.bytes(off + 2, 1)?[0] & !B_DELETED;
+        match ty {
+            B_KEYDATA => Ok(page.bytes(off + BINTERNAL_SIZE, len)?.to_vec()),
+            B_OVERFLOW => {
+                let o = off + BINTERNAL_SIZE;
+                let pgno = page.u32(o + 4)?;
+                let tlen = page.u32(o + 8)?;
+                self.file.read_overflow(pgno, tlen)
+            }
+            t => Err(page.corrupt(format!("internal item of type {t}"))),
+        }
+    }
+
+    /// The item in `slot` of a leaf: its flags (deleted bit) and contents.
+    fn item<'p>(&self, page: &Page<'p>, slot: usize) -> Result<(u8, Raw<'p>)> {
+        let off = page.slot(slot)?;
+        let ty = page.bytes(off + 2, 1)?[0];
+        match ty & !B_DELETED {
+            B_KEYDATA => {
+                let len = page.u16(off)? as usize;
+                Ok((ty, Raw::Inline(page.bytes(off + 3, len)?)))
+            }
+            B_OVERFLOW => {
+                let pgno = page.u32(off + 4)?;
+                let len = page.u32(off + 8)?;
+                Ok((ty, Raw::Overflow { pgno, len }))
+            }
+            B_DUPLICATE => Err(Error::Unsupported {
+                path: self.file.path.clone(),
+                what: format!("off-page duplicates (page {})", page.pgno),
+            }),
+            t => Err(page.corrupt(format!("item of type {t} in slot {slot}"))),
+        }
+    }
+
+    fn materialize(&self, raw: Raw<'_>) -> Result<Vec<u8>> {
+        match raw {
+            Raw::Inline(b) => Ok(b.to_vec()),
+            Raw::Overflow { pgno, len } => self.file.read_overflow(pgno, len),
+        }
+    }
+}
+
+/// Iterator over the leaf chain.
+struct Iter<'r> {
+    reader: &'r Reader,
+    /// Current leaf and next pair index on it.
+    state: Option<(u32, usize)>,
+    /// Pages already visited (loop detection), one bit per page.
+    visited: Vec<u64>,
+    /// Overflow pages already read for a data item, one bit per page.
+    overflow_seen: Vec<u64>,
+    /// The last key returned: its leaf, item offset and bytes.
+    last_key: Option<(u32, usize, Vec<u8>)>,
+    done: bool,
+}
+
+/// Set bit `pgno` in `bits` (sized for `pages` pages on first use); false if it was set
+/// already or lies beyond the file.
+fn mark(bits: &mut Vec<u64>, pages: usize, pgno: u32) -> bool {
+    if bits.is_empty() {
+        *bits = vec![0; pages / 64 + 1];
+    }
+    let (w, b) = (pgno as usize / 64, pgno % 64);
+    match bits.get_mut(w) {
+        Some(word) if *word & (1 << b) == 0 => {
+            *word |= 1 << b;
+            true
+        }
+        _ => false,
+    }
+}
+
+impl Iter<'_> {
+    fn visit(&mut self, pgno: u32) -> bool {
+        mark(
+            &mut self.visited,
+            self.reader.file.page_count() as usize,
+            pgno,
+        )
+    }
+
+    fn step(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let r = self.reader;
+        let (mut pgno, mut idx) = match self.state {
+            Some(s) => s,
+            None => {
+                let leaf = r.descend(None)?;
+                if !self.visit(leaf.pgno) {
+                    return Err(leaf.corrupt("page visited twice"));
+                }
+                (leaf.pgno, 0)
+            }
+        };
+        loop {
+            let page = r.file.page(pgno)?;
+            let h = page.header();
+            if h.page_type != P_LBTREE || h.level != 1 || h.entries % 2 != 0 {
+                return Err(page.corrupt(format!(
+                    "leaf chain reaches a page of type {} level {} with {} slots",
+                    h.page_type, h.level, h.entries
+                )));
+            }
+            while 2 * idx < h.entries as usize {
+                let (kf, k) = r.item(&page, 2 * idx)?;
+                let (df, d) = r.item(&page, 2 * idx + 1)?;
+                idx += 1;
+                if (kf | df) & B_DELETED != 0 {
+                    continue;
+                }
+                self.state = Some((pgno, idx));
+                // Duplicates share one key item: reuse it instead of reading it again.
+                let koff = page.slot(2 * idx - 2)?;
+                let key = match self.last_key.take() {
+                    Some((p, o, key)) if p == pgno && o == koff => key,
+                    _ => r.materialize(k)?,
+                };
+                // A data item's overflow pages belong to it alone.
+                let data = match d {
+                    Raw::Inline(b) => b.to_vec(),
+                    Raw::Overflow { pgno: first, len } => {
+                        let seen = &mut self.overflow_seen;
+                        let pages = r.file.page_count() as usize;
+                        r.file
+                            .read_overflow_with(first, len, &mut |p| mark(seen, pages, p))?
+                    }
+                };
+                self.last_key = Some((pgno, koff, key.clone()));
+                return Ok(Some((key, data)));
+            }
+            if h.next_pgno == 0 {
+                return Ok(None);
+            }
+            if h.next_pgno >= r.file.page_count() {
+                return Err(page.corrupt(format!(
+                    "next leaf {} beyond the end of the file",
+                    h.next_pgno
+                )));
+            }
+            if !self.visit(h.next_pgno) {
+                return Err(page.corrupt(format!("leaf chain loops back to page {}", h.next_pgno)));
+            }
+            pgno = h.next_pgno;
+            idx = 0;
+            self.state = Some((pgno, idx));
+        }
+    }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(pair)) => Some(Ok(pair)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writer
+// ---------------------------------------------------------------------------------------
+
+/// Collects pairs and writes a whole btree file (little-endian, no duplicates).
+#[derive(Clone, Debug)]
+pub struct Builder {
+    page_size: u32,
+    pairs: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+/// One internal or leaf node of the tree being built.
+struct Node {
+    /// Separator for this node in its parent (empty for the leftmost node of a level).
+    low_key: Vec<u8>,
+    /// Leaf: range of pair indices. Internal: range of child node indices one level down.
+    range: std::ops::Range<usize>,
+}
+
+impl Builder {
+    /// An empty builder with makemap's page size here ([`DEFAULT_PAGE_SIZE`]).
+    pub fn new() -> Builder {
+        Builder {
+            page_size: DEFAULT_PAGE_SIZE,
+            pairs: BTreeMap::new(),
+        }
+    }
+
+    /// Page size: a power of two from 512 to [`MAX_WRITE_PAGE_SIZE`]; other values make
+    /// [`Builder::write_to`] fail with [`Error::Unsupported`].
+    pub fn page_size(mut self, n: u32) -> Builder {
+        self.page_size = n;
+        self
+    }
+
+    /// Add a pair; a later insert of the same key replaces the earlier value.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) {
+        self.pairs.insert(key.to_vec(), value.to_vec());
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Write the whole file.
+    pub fn write_to<W: std::io::Write>(self, out: &mut W) -> Result<()> {
+        let bytes = self.build()?;
+        out.write_all(&bytes).map_err(|source| Error::Io {
+            path: PathBuf::from("<btree output>"),
+            source,
+        })
+    }
+
+    /// Build the file in memory.
+    fn build(self) -> Result<Vec<u8>> {
+        let ps = self.page_size;
+        if !(page::MIN_PAGE_SIZE..=MAX_WRITE_PAGE_SIZE).contains(&ps) || !ps.is_power_of_two() {
+            return Err(Error::Unsupported {
+                path: PathBuf::from("<btree output>"),
+                what: format!(
+                    "page size {ps} (use a power of two from 512 to {MAX_WRITE_PAGE_SIZE})"
+                ),
+            });
+        }
+        let psz = ps as usize;
+        let ovfl = overflow_size(ps);
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = self.pairs.into_iter().collect();
+        for (k, v) in &pairs {
+            for (what, b) in [("key", k), ("value", v)] {
+                if b.len() > u32::MAX as usize {
+                    return Err(Error::TooLarge {
+                        what,
+                        size: b.len(),
+                        maximum: u32::MAX as usize,
+                    });
+                }
+            }
+        }
+        let leaf_item = |b: &[u8]| {
+            if b.len() > ovfl {
+                BOVERFLOW_SIZE
+            } else {
+                align4(b.len() + 3)
+            }
+        };
+        let internal_item = |b: &[u8]| {
+            if b.len() > ovfl {
+                BINTERNAL_SIZE + BOVERFLOW_SIZE
+            } else {
+                align4(b.len() + BINTERNAL_SIZE)
+            }
+        };
+
+        // Leaves.
+        let mut levels: Vec<Vec<Node>> = Vec::new();
+        let mut leaves: Vec<Node> = Vec::new();
+        let mut start = 0;
+        let mut used = PAGE_HEADER_SIZE;
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            let cost = 4 + leaf_item(k) + leaf_item(v);
+            if used + cost > psz && i > start {
+                leaves.push(Node {
+                    low_key: Vec::new(),
+                    range: start..i,
+                });
+                start = i;
+                used = PAGE_HEADER_SIZE;
+            }
+            used += cost;
+        }
+        leaves.push(Node {
+            low_key: Vec::new(),
+            range: start..pairs.len(),
+        });
+        for i in 1..leaves.len() {
+            let left = &pairs[leaves[i - 1].range.end - 1].0;
+            let right = &pairs[leaves[i].range.start].0;
+            leaves[i].low_key = separator(left, right);
+        }
+        levels.push(leaves);
+
+        // Internal levels until one node is left.
+        while levels.last().map_or(0, Vec::len) > 1 {
+            let below = levels.last().unwrap_or_else(|| unreachable!());
+            let mut nodes: Vec<Node> = Vec::new();
+            let mut start = 0;
+            let mut used = PAGE_HEADER_SIZE;
+            for (i, child) in below.iter().enumerate() {
+                // Slot 0 of every internal page has an empty key.
+                let key: &[u8] = if i == start { &[] } else { &child.low_key };
+                let cost = 2 + internal_item(key);
+                if used + cost > psz && i > start {
+                    nodes.push(Node {
+                        low_key: below[start].low_key.clone(),
+                        range: start..i,
+                    });
+                    start = i;
+                    used = PAGE_HEADER_SIZE + 2 + internal_item(&[]);
+                } else {
+                    used += cost;
+                }
+            }
+            nodes.push(Node {
+                low_key: below[start].low_key.clone(),
+                range: start..below.len(),
+            });
+            // Never leave an internal page with a single child.
+            let n = nodes.len();
+            if n > 1 && nodes[n - 1].range.len() == 1 {
+                let moved = nodes[n - 2].range.end - 1;
+                nodes[n - 2].range.end = moved;
+                nodes[n - 1].range.start = moved;
+                nodes[n - 1].low_key = below[moved].low_key.clone();
+            }
+            levels.push(nodes);
+        }
+
+        // Page numbers: root = 1, then the rest top-down, level by level.
+        let mut pgnos: Vec<Vec<u32>> = vec![Vec::new(); levels.len()];
+        let mut next: usize = 1;
+        for (li, level) in levels.iter().enumerate().rev() {
+            for _ in level {
+                pgnos[li].push(u32::try_from(next).map_err(|_| too_many(next))?);
+                next += 1;
+            }
+        }
+        let mut pages: Vec<Vec<u8>> = vec![vec![0u8; psz]; next];
+
+        // Leaves.
+        let nleaves = levels[0].len();
+        for (i, leaf) in levels[0].iter().enumerate() {
+            let pgno = pgnos[0][i];
+            let prev = if i == 0 { 0 } else { pgnos[0][i - 1] };
+            let nxt = if i + 1 == nleaves { 0 } else { pgnos[0][i + 1] };
+            let mut page = vec![0u8; psz];
+            let mut hf = psz;
+            let mut slot = 0;
+            for (k, v) in &pairs[leaf.range.clone()] {
+                for b in [k, v] {
+                    let size = leaf_item(b);
+                    hf -= size;
+                    if b.len() > ovfl {
+                        let first = put_overflow(&mut pages, b, psz)?;
+                        write_boverflow(&mut page[hf..hf + BOVERFLOW_SIZE], first, b.len());
+                    } else {
+                        put_u16(&mut page, hf, b.len() as u16);
+                        page[hf + 2] = B_KEYDATA;
+                        page[hf + 3..hf + 3 + b.len()].copy_from_slice(b);
+                    }
+                    put_u16(&mut page, PAGE_HEADER_SIZE + 2 * slot, hf as u16);
+                    slot += 1;
+                }
+            }
+            write_header(&mut page, pgno, prev, nxt, slot as u16, hf, 1, P_LBTREE);
+            pages[pgno as usize] = page;
+        }
+
+        // Internal pages.
+        for li in 1..levels.len() {
+            for (i, node) in levels[li].iter().enumerate() {
+                let pgno = pgnos[li][i];
+                let mut page = vec![0u8; psz];
+                let mut hf = psz;
+                let mut slot = 0;
+                for c in node.range.clone() {
+                    let key: &[u8] = if c == node.range.start {
+                        &[]
+                    } else {
+                        &levels[li - 1][c].low_key
+                    };
+                    let child = pgnos[li - 1][c];
+                    hf -= internal_item(key);
+                    if key.len() > ovfl {
+                        let first = put_overflow(&mut pages, key, psz)?;
+                        put_u16(&mut page, hf, BOVERFLOW_SIZE as u16);
+                        page[hf + 2] = B_OVERFLOW;
+                        put_u32(&mut page, hf + 4, child);
+                        let o = hf + BINTERNAL_SIZE;
+                        write_boverflow(&mut page[o..o + BOVERFLOW_SIZE], first, key.len());
+                    } else {
+                        put_u16(&mut page, hf, key.len() as u16);
+                        page[hf + 2] = B_KEYDATA;
+                        put_u32(&mut page, hf + 4, child);
+                        page[hf + BINTERNAL_SIZE..hf + BINTERNAL_SIZE + key.len()]
+                            .copy_from_slice(key);
+                    }
+                    put_u16(&mut page, PAGE_HEADER_SIZE + 2 * slot, hf as u16);
+                    slot += 1;
+                }
+                write_header(
+                    &mut page,
+                    pgno,
+                    0,
+                    0,
+                    slot as u16,
+                    hf,
+                    (li + 1) as u8,
+                    P_IBTREE,
+                );
+                pages[pgno as usize] = page;
+            }
+        }
+
+        // Meta page.
+        let last = u32::try_from(pages.len() - 1).map_err(|_| too_many(pages.len()))?;
+        let meta = &mut pages[0];
+        put_u32(meta, 4, 1);
+        put_u32(meta, 12, BTREE_MAGIC);
+        put_u32(meta, 16, page::VERSION);
+        put_u32(meta, 20, ps);
+        meta[25] = P_BTREEMETA;
+        put_u32(meta, 32, last);
+        meta[52..72].copy_from_slice(&file_id());
+        put_u32(meta, 76, MINKEY as u32);
+        put_u32(meta, 84, 0x20);
+        put_u32(meta, 88, 1);
+
+        Ok(pages.concat())
+    }
+}
+
+fn too_many(n: usize) -> Error {
+    Error::TooLarge {
+        what: "number of pages",
+        size: n,
+        maximum: u32::MAX as usize,
+    }
+}
+
+/// Shortest prefix of `right` that sorts above `left` (requires `left < right`).
+fn separator(left: &[u8], right: &[u8]) -> Vec<u8> {
+    let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
+    right[..(common + 1).min(right.len())].to_vec()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_header(
+    page: &mut [u8],
+    pgno: u32,
+    prev: u32,
+    next: u32,
+    entries: u16,
+    hf: usize,
+    level: u8,
+    ty: u8,
+) {
+    put_u32(page, 0, 0);
+    put_u32(page, 4, 1);
+    put_u32(page, 8, pgno);
+    put_u32(page, 12, prev);
+    put_u32(page, 16, next);
+    put_u16(page, 20, entries);
+    // A full 32 KiB page cannot happen with items; an empty one is `psz` (fits for ≤ 32 KiB).
+    put_u16(page, 22, hf as u16);
+    page[24] = level;
+    page[25] = ty;
+}
+
+fn write_boverflow(item: &mut [u8], first: u32, len: usize) {
+    item[0] = 0;
+    item[1] = 0;
+    item[2] = B_OVERFLOW;
+    item[3] = 0;
+    put_u32(item, 4, first);
+    put_u32(item, 8, len as u32);
+}
+
+/// Append an overflow chain holding `data`; returns its first page number.
+fn put_overflow(pages: &mut Vec<Vec<u8>>, data: &[u8], psz: usize) -> Result<u32> {
+    let per = psz - PAGE_HEADER_SIZE;
+    let first = pages.len();
+    let chunks = data.len().div_ceil(per);
+    let pg = |i: usize| u32::try_from(first + i).map_err(|_| too_many(first + i));
+    for (i, chunk) in data.chunks(per).enumerate() {
+        let mut page = vec![0u8; psz];
+        let prev = if i == 0 { 0 } else { pg(i - 1)? };
+        let next = if i + 1 == chunks { 0 } else { pg(i + 1)? };
+        write_header(&mut page, pg(i)?, prev, next, 1, chunk.len(), 0, P_OVERFLOW);
+        page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
+        pages.push(page);
+    }
+    pg(0)
+}
+
+/// A file id in libdb's shape: 16 varying bytes (time, process, per-call randomness)
+/// and 4 zero bytes. Nothing checks it; it only keeps cache ids apart.
+fn file_id() -> [u8; 20] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut id = [0u8; 20];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    for (i, chunk) in id[..16].chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(now);
+        h.write_u32(std::process::id());
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(b: Builder) -> Reader {
+        let mut out = Vec::new();
+        b.write_to(&mut out).unwrap();
+        Reader::from_bytes(Path::new("t.db"), out).unwrap()
+    }
+
+    #[test]
+    fn separators() {
+        assert_eq!(separator(b"host0060", b"host0061x"), b"host0061");
+        assert_eq!(separator(b"ab", b"abc"), b"abc");
+        assert_eq!(separator(b"", b"a"), b"a");
+        assert_eq!(separator(b"a", b"b"), b"b");
+    }
+
+    #[test]
+    fn overflow_threshold() {
+        assert_eq!(overflow_size(4096), 1007);
+        assert_eq!(overflow_size(512), 111);
+    }
+
+    #[test]
+    fn empty_file() {
+        let r = build(Builder::new());
+        assert_eq!(r.get(b"x").unwrap(), None);
+        assert_eq!(r.iter().count(), 0);
+    }
+
+    #[test]
+    fn multi_level_with_long_keys() {
+        let mut b = Builder::new().page_size(512);
+        let long = vec![b'k'; 300];
+        for i in 0..2000u32 {
+            let mut k = long.clone();
+            k.extend_from_slice(format!("{i:05}").as_bytes());
+            b.insert(&k, format!("v{i}").as_bytes());
+        }
+        let r = build(b);
+        assert_eq!(r.iter().count(), 2000);
+        let mut k = long.clone();
+        k.extend_from_slice(b"01234");
+        assert_eq!(r.get(&k).unwrap(), Some(b"v1234".to_vec()));
+        assert_eq!(r.get(&long).unwrap(), None);
+    }
+
+    #[test]
+    fn long_separators_go_to_overflow_pages() {
+        let mut b = Builder::new().page_size(512);
+        let prefix = vec![b'p'; 200];
+        for i in 0..100u32 {
+            b.insert(
+                &[prefix.clone(), format!("{i:03}").into_bytes()].concat(),
+                b"v",
+            );
+        }
+        let r = build(b);
+        let root = r.file.page(1).unwrap();
+        assert_eq!(root.header().page_type, P_IBTREE);
+        let off = root.slot(1).unwrap();
+        assert_eq!(root.data[off + 2], B_OVERFLOW);
+        assert!(r.internal_key(&root, 1).unwrap().len() > overflow_size(512));
+        assert_eq!(r.iter().count(), 100);
+        let mut k = prefix.clone();
+        k.extend_from_slice(b"042");
+        assert_eq!(r.get(&k).unwrap(), Some(b"v".to_vec()));
+    }
+
+    #[test]
+    fn bad_page_size_is_an_error() {
+        let mut out = Vec::new();
+        assert!(Builder::new().page_size(1000).write_to(&mut out).is_err());
+        assert!(Builder::new().page_size(65536).write_to(&mut out).is_err());
+    }
+}

@@ -7,29 +7,54 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing the file failed.
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file is not a Berkeley DB file of the expected access method.
-    WrongType { path: PathBuf, expected: &'static str, found: String },
+    WrongType {
+        path: PathBuf,
+        expected: &'static str,
+        found: String,
+    },
     /// A version, page size or feature this implementation does not handle.
     Unsupported { path: PathBuf, what: String },
     /// A page or field is inconsistent.
-    Corrupt { path: PathBuf, page: u32, what: String },
+    Corrupt {
+        path: PathBuf,
+        page: u32,
+        what: String,
+    },
     /// An item larger than the format allows.
-    TooLarge { what: &'static str, size: usize, maximum: usize },
+    TooLarge {
+        what: &'static str,
+        size: usize,
+        maximum: usize,
+    },
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            Error::WrongType { path, expected, found } => {
+            Error::WrongType {
+                path,
+                expected,
+                found,
+            } => {
                 write!(f, "{}: not a {expected} database ({found})", path.display())
             }
-            Error::Unsupported { path, what } => write!(f, "{}: unsupported: {what}", path.display()),
+            Error::Unsupported { path, what } => {
+                write!(f, "{}: unsupported: {what}", path.display())
+            }
             Error::Corrupt { path, page, what } => {
                 write!(f, "{}: corrupt page {page}: {what}", path.display())
             }
-            Error::TooLarge { what, size, maximum } => {
+            Error::TooLarge {
+                what,
+                size,
+                maximum,
+            } => {
                 write!(f, "{what} of {size} bytes is larger than {maximum}")
             }
         }

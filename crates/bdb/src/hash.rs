@@ -1,1 +1,1094 @@
-//! Hash access method (page layouts, reader, bulk writer).
+//! Hash access method of Berkeley DB 5.3 (hash version 9): page layouts, a reader for
+//! files of either byte order, and a bulk writer whose files libdb, `db5.3_verify`,
+//! `makemap -u hash` and sendmail accept.
+//!
+//! # Layout
+//!
+//! All integers are in the byte order of the machine that wrote the file (detected from
+//! the magic number); key and data bytes are never swapped. The writer always writes
+//! little-endian. `(derived)` marks values the writer computes rather than chooses.
+//!
+//! **Meta page** (page 0, type 8):
+//!
+//! | offset | size | field | meaning / value written |
+//! |---|---|---|---|
+//! | 0 | 8 | `lsn` | file 0, offset 1 ("not logged") |
+//! | 8 | 4 | `pgno` | 0 |
+//! | 12 | 4 | `magic` | `0x00061561` (read as LE: `0x61150600` means big-endian) |
+//! | 16 | 4 | `version` | 9 |
+//! | 20 | 4 | `pagesize` | 512 … 65536, a power of two (writer default 4096) |
+//! | 24 | 1 | `encrypt_alg` | 0 (anything else: unsupported) |
+//! | 25 | 1 | `type` | 8 |
+//! | 26 | 1 | `metaflags` | 0 (bit 0x01, checksums: unsupported) |
+//! | 28 | 4 | `free` | first free-list page, 0 = none (writer: 0) |
+//! | 32 | 4 | `last_pgno` | last page number (derived) |
+//! | 36 | 12 | `nparts`, `key_count`, `record_count` (3 × u32) | 0 |
+//! | 48 | 4 | `flags` | 0x01 DUP, 0x02 SUBDB (unsupported), 0x04 DUPSORT |
+//! | 52 | 20 | `uid` | file id; the writer stores a digest of the contents |
+//! | 72 | 4 | `max_bucket` | highest bucket number (derived: N − 1) |
+//! | 76 | 4 | `high_mask` | smallest `2^k − 1 ≥ max_bucket` (derived) |
+//! | 80 | 4 | `low_mask` | `high_mask >> 1` (derived) |
+//! | 84 | 4 | `ffactor` | 0 (as makemap) |
+//! | 88 | 4 | `nelem` | key count + hint (4096 as makemap, see [`Builder::nelem_hint`]) |
+//! | 92 | 4 | `h_charkey` | [`hash`] of `%$sniglet^&\0` = `0x5e688dd1` |
+//! | 96 | 128 | `spares[32]` | bucket → page: page = `b + spares[ceil_log2(b + 1)]` |
+//! | 224 | … | unused | 0 |
+//!
+//! **Page header** (every other page, 26 bytes):
+//!
+//! | offset | size | field | meaning |
+//! |---|---|---|---|
+//! | 0 | 8 | `lsn` | file 0, offset 1 |
+//! | 8 | 4 | `pgno` | this page's number (0 on a never-written page = empty bucket) |
+//! | 12 | 4 | `prev_pgno` | previous page of a bucket chain / overflow chain, 0 at the head |
+//! | 16 | 4 | `next_pgno` | next page of the chain, 0 at the end |
+//! | 20 | 2 | `entries` | hash page: number of slots (2 per pair); overflow page: 1 |
+//! | 22 | 2 | `hf_offset` | hash page: lowest used byte; overflow page: data bytes on it |
+//! | 24 | 1 | `level` | 0 |
+//! | 25 | 1 | `type` | 13 = hash (sorted), 2 = hash (unsorted, read only), 7 = overflow |
+//!
+//! **Hash page** (type 13): `entries` u16 slots at offset 26, slot `2j` the key and
+//! `2j + 1` the data of pair `j`, pairs sorted by key (unsigned bytes, shorter first).
+//! Items lie back to back from the page end down; an item's length is
+//! `inp[i − 1] − inp[i]` (`pagesize − inp[0]` for slot 0). Items:
+//!
+//! | type byte | item | layout |
+//! |---|---|---|
+//! | 1 | `H_KEYDATA` | type, then the bytes |
+//! | 2 | `H_DUPLICATE` | type, then per duplicate: `len` u16, bytes, `len` u16 |
+//! | 3 | `H_OFFPAGE` (12 bytes) | type, 3 unused, `pgno` u32 (first overflow page), `tlen` u32 |
+//! | 4 | `H_OFFDUP` | off-page duplicate tree: unsupported |
+//!
+//! A key or data item longer than `pagesize / 4` bytes goes to overflow pages.
+//!
+//! **Overflow page** (type 7): data from offset 26, `hf_offset` bytes of it, at most
+//! `pagesize − 26`; chained by `prev_pgno`/`next_pgno`.
+//!
+//! **Hash function** ([`hash`]): `h = 0; for b in key { h = h * 16777619; h ^= b }`
+//! (wrapping). Bucket: `b = h & high_mask; if b > max_bucket { b &= low_mask }`.
+//!
+//! # Trust
+//!
+//! Files are untrusted: a bad field gives [`Error::Corrupt`] naming the page, never a
+//! panic, an endless loop (chains are bounded by the page count, and iteration refuses a
+//! page seen twice) or an allocation larger than the file.
+//!
+//! # Writer layout
+//!
+//! [`Builder`] picks a power-of-two bucket count `N ≥ 2` for about 70 % page fill,
+//! puts bucket `b` on page `1 + b` (`spares[0..=log2 N] = 1`), writes every bucket page
+//! (also empty ones), chains extra pages after the bucket pages and moves big items to
+//! overflow pages. No free pages, no holes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Hash meta magic number.
+const HASH_MAGIC: u32 = 0x0006_1561;
+/// Btree meta magic number (to name the file type in errors).
+const BTREE_MAGIC: u32 = 0x0005_3162;
+/// The only hash version handled (Berkeley DB 4.7 … 6.x).
+const HASH_VERSION: u32 = 9;
+/// `h_charkey`: the hash of these 12 bytes.
+const CHARKEY: &[u8] = b"%$sniglet^&\0";
+/// Generic page header size (no checksums, no encryption).
+const HDR: usize = 26;
+/// Page types.
+const P_INVALID: u8 = 0;
+const P_HASH_UNSORTED: u8 = 2;
+const P_OVERFLOW: u8 = 7;
+const P_HASHMETA: u8 = 8;
+const P_HASH: u8 = 13;
+/// Hash item types.
+const H_KEYDATA: u8 = 1;
+const H_DUPLICATE: u8 = 2;
+const H_OFFPAGE: u8 = 3;
+const H_OFFDUP: u8 = 4;
+/// Meta flags (hash).
+const DB_HASH_SUBDB: u32 = 0x02;
+/// Size of an `H_OFFPAGE` item.
+const HOFFPAGE_SIZE: usize = 12;
+/// makemap's `h_nelem` hint, added to the key count in the meta page.
+const MAKEMAP_NELEM: u32 = 4096;
+/// Page size makemap gets on ext4/overlay/tmpfs.
+const DEFAULT_PAGE_SIZE: u32 = 4096;
+/// Number of `spares` entries.
+const NCACHED: usize = 32;
+
+/// libdb's default hash function ("func5": FNV-1 starting from 0).
+pub fn hash(key: &[u8]) -> u32 {
+    let mut h: u32 = 0;
+    for &b in key {
+        h = h.wrapping_mul(16_777_619);
+        h ^= u32::from(b);
+    }
+    h
+}
+
+/// Smallest `k` with `2^k >= n` (libdb's `__db_log2`).
+fn ceil_log2(n: u32) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        32 - (n - 1).leading_zeros()
+    }
+}
+
+/// Byte order of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    Little,
+    Big,
+}
+
+impl Order {
+    fn u16(self, b: &[u8], at: usize) -> u16 {
+        let a = [b[at], b[at + 1]];
+        match self {
+            Order::Little => u16::from_le_bytes(a),
+            Order::Big => u16::from_be_bytes(a),
+        }
+    }
+    fn u32(self, b: &[u8], at: usize) -> u32 {
+        let a = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        match self {
+            Order::Little => u32::from_le_bytes(a),
+            Order::Big => u32::from_be_bytes(a),
+        }
+    }
+}
+
+/// The decoded fields of a hash meta page that the reader uses.
+#[derive(Clone, Debug)]
+struct Meta {
+    page_size: usize,
+    last_pgno: u32,
+    max_bucket: u32,
+    high_mask: u32,
+    low_mask: u32,
+    spares: [u32; NCACHED],
+}
+
+/// A read-only hash database held in memory.
+pub struct Reader {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    order: Order,
+    meta: Meta,
+}
+
+/// The decoded header of a non-meta page.
+#[derive(Clone, Copy, Debug)]
+struct PageHdr {
+    pgno: u32,
+    prev: u32,
+    next: u32,
+    entries: u16,
+    hf_offset: u16,
+    ptype: u8,
+}
+
+/// One item of a hash page, borrowed from the file.
+enum Item<'a> {
+    /// `H_KEYDATA`: the bytes.
+    Data(&'a [u8]),
+    /// `H_DUPLICATE`: the raw duplicate set (after the type byte).
+    Dups(&'a [u8]),
+    /// `H_OFFPAGE`: first overflow page and total length.
+    Off { pgno: u32, tlen: u32 },
+}
+
+impl Reader {
+    /// Reads `path` into memory and checks its meta page.
+    pub fn open(path: &Path) -> Result<Reader> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Reader::from_bytes(path, bytes)
+    }
+
+    /// Uses `bytes` as the file's contents; `path` names the file in errors.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Reader> {
+        let path = path.to_path_buf();
+        if bytes.len() < 512 {
+            return Err(Error::WrongType {
+                path,
+                expected: "hash",
+                found: format!("a file of {} bytes", bytes.len()),
+            });
+        }
+        let magic = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+        let order = if magic == HASH_MAGIC {
+            Order::Little
+        } else if magic == HASH_MAGIC.swap_bytes() {
+            Order::Big
+        } else {
+            let found = if magic == BTREE_MAGIC || magic == BTREE_MAGIC.swap_bytes() {
+                "btree".to_string()
+            } else {
+                format!("magic number 0x{magic:08x}")
+            };
+            return Err(Error::WrongType {
+                path,
+                expected: "hash",
+                found,
+            });
+        };
+        let o = order;
+        let corrupt = |what: String| Error::Corrupt {
+            path: path.clone(),
+            page: 0,
+            what,
+        };
+        let unsupported = |what: String| Error::Unsupported {
+            path: path.clone(),
+            what,
+        };
+        let version = o.u32(&bytes, 16);
+        if version != HASH_VERSION {
+            return Err(unsupported(format!(
+                "hash version {version} (only 9 is handled)"
+            )));
+        }
+        let page_size = o.u32(&bytes, 20);
+        if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
+            return Err(corrupt(format!("page size {page_size}")));
+        }
+        if bytes[24] != 0 {
+            return Err(unsupported("encrypted database".into()));
+        }
+        if bytes[25] != P_HASHMETA {
+            return Err(corrupt(format!(
+                "meta page type {} (expected 8)",
+                bytes[25]
+            )));
+        }
+        if bytes[26] & 0x01 != 0 {
+            return Err(unsupported("page checksums".into()));
+        }
+        if bytes[26] & 0x06 != 0 {
+            return Err(unsupported("partitioned database".into()));
+        }
+        let flags = o.u32(&bytes, 48);
+        if flags & DB_HASH_SUBDB != 0 {
+            return Err(unsupported("sub-databases".into()));
+        }
+        let last_pgno = o.u32(&bytes, 32);
+        let page_size = page_size as usize;
+        let need = (u64::from(last_pgno) + 1) * page_size as u64;
+        if (bytes.len() as u64) < need {
+            return Err(corrupt(format!(
+                "file is truncated: {} bytes, but last_pgno {last_pgno} needs {need}",
+                bytes.len()
+            )));
+        }
+        let max_bucket = o.u32(&bytes, 72);
+        let high_mask = o.u32(&bytes, 76);
+        let low_mask = o.u32(&bytes, 80);
+        let charkey = o.u32(&bytes, 92);
+        if charkey != hash(CHARKEY) {
+            return Err(unsupported(format!(
+                "h_charkey 0x{charkey:08x}: made with another hash function"
+            )));
+        }
+        // Every bucket needs its own page, so max_bucket is bounded by the page count.
+        if max_bucket >= last_pgno {
+            return Err(corrupt(format!(
+                "max_bucket {max_bucket} needs more pages than last_pgno {last_pgno}"
+            )));
+        }
+        let pwr = 1u64 << ceil_log2(max_bucket + 1);
+        if u64::from(high_mask) != pwr - 1 || low_mask != high_mask >> 1 {
+            return Err(corrupt(format!(
+                "masks 0x{high_mask:x}/0x{low_mask:x} do not match max_bucket {max_bucket}"
+            )));
+        }
+        let mut spares = [0u32; NCACHED];
+        for (i, s) in spares.iter_mut().enumerate() {
+            *s = o.u32(&bytes, 96 + 4 * i);
+        }
+        let meta = Meta {
+            page_size,
+            last_pgno,
+            max_bucket,
+            high_mask,
+            low_mask,
+            spares,
+        };
+        Ok(Reader {
+            path,
+            bytes,
+            order,
+            meta,
+        })
+    }
+
+    fn corrupt(&self, page: u32, what: impl Into<String>) -> Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            page,
+            what: what.into(),
+        }
+    }
+
+    /// Number of pages the file declares.
+    fn npages(&self) -> u64 {
+        u64::from(self.meta.last_pgno) + 1
+    }
+
+    fn page(&self, pgno: u32) -> Result<&[u8]> {
+        if pgno == 0 || pgno > self.meta.last_pgno {
+            return Err(self.corrupt(
+                pgno,
+                format!("page number out of range 1..={}", self.meta.last_pgno),
+            ));
+        }
+        let ps = self.meta.page_size;
+        let start = pgno as usize * ps;
+        Ok(&self.bytes[start..start + ps])
+    }
+
+    fn header(&self, page: &[u8]) -> PageHdr {
+        let o = self.order;
+        PageHdr {
+            pgno: o.u32(page, 8),
+            prev: o.u32(page, 12),
+            next: o.u32(page, 16),
+            entries: o.u16(page, 20),
+            hf_offset: o.u16(page, 22),
+            ptype: page[25],
+        }
+    }
+
+    /// The bucket a key lives in.
+    fn bucket_of(&self, key: &[u8]) -> u32 {
+        let h = hash(key);
+        let mut b = h & self.meta.high_mask;
+        if b > self.meta.max_bucket {
+            b &= self.meta.low_mask;
+        }
+        b
+    }
+
+    /// First page of bucket `b`.
+    fn bucket_page(&self, b: u32) -> Result<u32> {
+        let k = ceil_log2(b.saturating_add(1)) as usize;
+        let sp = self.meta.spares.get(k).copied().unwrap_or(0);
+        let p = b
+            .checked_add(sp)
+            .filter(|&p| p != 0 && p <= self.meta.last_pgno);
+        p.ok_or_else(|| {
+            self.corrupt(
+                0,
+                format!("bucket {b} maps to page {}", u64::from(b) + u64::from(sp)),
+            )
+        })
+    }
+
+    /// Checks a hash page (bucket head or chain page) and returns its header, or `None`
+    /// for a never-written (all-zero header) bucket page.
+    fn hash_page(&self, pgno: u32, head: bool) -> Result<Option<(PageHdr, &[u8])>> {
+        let page = self.page(pgno)?;
+        let h = self.header(page);
+        if head && h.ptype == P_INVALID && h.pgno == 0 && h.entries == 0 && h.next == 0 {
+            return Ok(None);
+        }
+        if h.ptype != P_HASH && h.ptype != P_HASH_UNSORTED {
+            return Err(self.corrupt(
+                pgno,
+                format!("page type {} where a hash page belongs", h.ptype),
+            ));
+        }
+        if h.pgno != pgno {
+            return Err(self.corrupt(pgno, format!("page says it is page {}", h.pgno)));
+        }
+        let n = usize::from(h.entries);
+        if n % 2 != 0 {
+            return Err(self.corrupt(pgno, format!("odd number of slots {n}")));
+        }
+        if HDR + 2 * n > self.meta.page_size {
+            return Err(self.corrupt(pgno, format!("{n} slots do not fit on the page")));
+        }
+        Ok(Some((h, page)))
+    }
+
+    /// Item in slot `i` of a checked hash page.
+    fn item<'a>(&self, pgno: u32, page: &'a [u8], i: usize) -> Result<Item<'a>> {
+        let o = self.order;
+        let ps = self.meta.page_size;
+        let n = usize::from(o.u16(page, 20));
+        let lo = HDR + 2 * n;
+        let start = usize::from(o.u16(page, HDR + 2 * i));
+        let end = if i == 0 {
+            ps
+        } else {
+            usize::from(o.u16(page, HDR + 2 * (i - 1)))
+        };
+        if start < lo || start >= end || end > ps {
+            return Err(self.corrupt(pgno, format!("slot {i}: item offset {start} out of place")));
+        }
+        let raw = &page[start..end];
+        match raw[0] {
+            H_KEYDATA => Ok(Item::Data(&raw[1..])),
+            H_DUPLICATE => Ok(Item::Dups(&raw[1..])),
+            H_OFFPAGE => {
+                if raw.len() < HOFFPAGE_SIZE {
+                    return Err(self.corrupt(pgno, format!("slot {i}: short off-page item")));
+                }
+                Ok(Item::Off {
+                    pgno: o.u32(raw, 4),
+                    tlen: o.u32(raw, 8),
+                })
+            }
+            H_OFFDUP => Err(Error::Unsupported {
+                path: self.path.clone(),
+                what: format!("off-page duplicates (page {pgno})"),
+            }),
+            t => Err(self.corrupt(pgno, format!("slot {i}: item type {t}"))),
+        }
+    }
+
+    /// Reads an overflow chain of `tlen` bytes starting at `first`.
+    fn overflow(&self, from: u32, first: u32, tlen: u32) -> Result<Vec<u8>> {
+        let room = (self.meta.page_size - HDR) as u64;
+        if u64::from(tlen) > self.npages() * room {
+            return Err(self.corrupt(
+                from,
+                format!("off-page item of {tlen} bytes is larger than the file"),
+            ));
+        }
+        let tlen = tlen as usize;
+        let mut out = Vec::with_capacity(tlen);
+        let mut pgno = first;
+        let mut prev = 0u32;
+        let mut steps = 0u64;
+        while out.len() < tlen {
+            steps += 1;
+            if pgno == 0 || steps > self.npages() {
+                return Err(self.corrupt(
+                    from,
+                    format!("overflow chain at page {first} ends early or loops"),
+                ));
+            }
+            let page = self.page(pgno)?;
+            let h = self.header(page);
+            if h.ptype != P_OVERFLOW {
+                return Err(self.corrupt(
+                    pgno,
+                    format!("page type {} where an overflow page belongs", h.ptype),
+                ));
+            }
+            if h.prev != prev {
+                return Err(self.corrupt(
+                    pgno,
+                    format!("overflow back link {} (expected {prev})", h.prev),
+                ));
+            }
+            let len = usize::from(h.hf_offset);
+            if len == 0 || len > room as usize || out.len() + len > tlen {
+                return Err(self.corrupt(pgno, format!("overflow page holds {len} bytes")));
+            }
+            out.extend_from_slice(&page[HDR..HDR + len]);
+            prev = pgno;
+            pgno = h.next;
+        }
+        if pgno != 0 {
+            return Err(self.corrupt(prev, "overflow chain is longer than its item"));
+        }
+        Ok(out)
+    }
+
+    /// Materialises a key or a single data item.
+    fn bytes_of(&self, pgno: u32, item: Item<'_>) -> Result<Vec<u8>> {
+        match item {
+            Item::Data(d) => Ok(d.to_vec()),
+            Item::Off { pgno: first, tlen } => self.overflow(pgno, first, tlen),
+            Item::Dups(_) => Err(self.corrupt(pgno, "duplicate set where a key belongs")),
+        }
+    }
+
+    /// Splits an `H_DUPLICATE` item into its values.
+    fn dups(&self, pgno: u32, mut raw: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let o = self.order;
+        let mut out = Vec::new();
+        while !raw.is_empty() {
+            if raw.len() < 4 {
+                return Err(self.corrupt(pgno, "truncated duplicate"));
+            }
+            let len = usize::from(o.u16(raw, 0));
+            if raw.len() < 4 + len || o.u16(raw, 2 + len) as usize != len {
+                return Err(self.corrupt(pgno, "bad duplicate length"));
+            }
+            out.push(raw[2..2 + len].to_vec());
+            raw = &raw[4 + len..];
+        }
+        if out.is_empty() {
+            return Err(self.corrupt(pgno, "empty duplicate set"));
+        }
+        Ok(out)
+    }
+
+    /// Whether the key item equals `key`.
+    fn key_matches(&self, pgno: u32, item: Item<'_>, key: &[u8]) -> Result<bool> {
+        match item {
+            Item::Data(d) => Ok(d == key),
+            Item::Off { pgno: first, tlen } => {
+                if tlen as usize != key.len() {
+                    return Ok(false);
+                }
+                Ok(self.overflow(pgno, first, tlen)? == key)
+            }
+            Item::Dups(_) => Err(self.corrupt(pgno, "duplicate set where a key belongs")),
+        }
+    }
+
+    /// The value stored under `key` (the first one if the file has duplicates).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let b = self.bucket_of(key);
+        let mut pgno = self.bucket_page(b)?;
+        let mut head = true;
+        let mut steps = 0u64;
+        loop {
+            steps += 1;
+            if steps > self.npages() {
+                return Err(self.corrupt(pgno, format!("bucket {b}: page chain loops")));
+            }
+            let Some((h, page)) = self.hash_page(pgno, head)? else {
+                return Ok(None);
+            };
+            for j in 0..usize::from(h.entries) / 2 {
+                let k = self.item(pgno, page, 2 * j)?;
+                if self.key_matches(pgno, k, key)? {
+                    let d = self.item(pgno, page, 2 * j + 1)?;
+                    return match d {
+                        Item::Dups(raw) => Ok(self.dups(pgno, raw)?.into_iter().next()),
+                        other => self.bytes_of(pgno, other).map(Some),
+                    };
+                }
+            }
+            if h.next == 0 {
+                return Ok(None);
+            }
+            pgno = h.next;
+            head = false;
+        }
+    }
+
+    /// Every pair, bucket by bucket, along each chain, in page order — the order of
+    /// `db5.3_dump` and `makemap -u`. Duplicates come out as separate pairs. After an
+    /// error the iterator ends.
+    pub fn iter(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
+        Iter {
+            r: self,
+            bucket: 0,
+            page: None,
+            slot: 0,
+            pending: Vec::new(),
+            seen: vec![false; self.npages() as usize],
+            done: false,
+        }
+    }
+}
+
+/// Iterator behind [`Reader::iter`].
+struct Iter<'a> {
+    r: &'a Reader,
+    /// Next bucket to start.
+    bucket: u64,
+    /// Page being read.
+    page: Option<u32>,
+    /// Next slot on it.
+    slot: usize,
+    /// Remaining duplicates of the current key, in reverse order.
+    pending: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Pages already read (a page reached twice means a loop or a shared chain).
+    seen: Vec<bool>,
+    done: bool,
+}
+
+impl Iter<'_> {
+    fn step(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let r = self.r;
+        loop {
+            if let Some(p) = self.pending.pop() {
+                return Ok(Some(p));
+            }
+            let pgno = match self.page {
+                Some(p) => p,
+                None => {
+                    if self.bucket > u64::from(r.meta.max_bucket) {
+                        return Ok(None);
+                    }
+                    let b = self.bucket as u32;
+                    self.bucket += 1;
+                    let p = r.bucket_page(b)?;
+                    if self.seen[p as usize] {
+                        return Err(
+                            r.corrupt(p, format!("bucket {b} starts on a page already used"))
+                        );
+                    }
+                    self.seen[p as usize] = true;
+                    if r.hash_page(p, true)?.is_none() {
+                        continue;
+                    }
+                    self.page = Some(p);
+                    self.slot = 0;
+                    p
+                }
+            };
+            let (h, page) = r
+                .hash_page(pgno, false)?
+                .ok_or_else(|| r.corrupt(pgno, "empty page in a chain"))?;
+            if self.slot + 1 < usize::from(h.entries) {
+                let k = r.item(pgno, page, self.slot)?;
+                let d = r.item(pgno, page, self.slot + 1)?;
+                self.slot += 2;
+                let key = r.bytes_of(pgno, k)?;
+                match d {
+                    Item::Dups(raw) => {
+                        let mut v: Vec<_> = r
+                            .dups(pgno, raw)?
+                            .into_iter()
+                            .map(|d| (key.clone(), d))
+                            .collect();
+                        v.reverse();
+                        self.pending = v;
+                    }
+                    other => return Ok(Some((key, r.bytes_of(pgno, other)?))),
+                }
+                continue;
+            }
+            if h.next == 0 {
+                self.page = None;
+                continue;
+            }
+            let next = h.next;
+            if next > r.meta.last_pgno || self.seen[next as usize] {
+                return Err(r.corrupt(
+                    pgno,
+                    format!("chain link to page {next} loops or leaves the file"),
+                ));
+            }
+            self.seen[next as usize] = true;
+            let (nh, _) = r
+                .hash_page(next, false)?
+                .ok_or_else(|| r.corrupt(next, "empty page in a chain"))?;
+            if nh.prev != pgno {
+                return Err(r.corrupt(next, format!("back link {} (expected {pgno})", nh.prev)));
+            }
+            self.page = Some(next);
+            self.slot = 0;
+        }
+    }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(p)) => Some(Ok(p)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Builds a hash database in memory and writes it in one go.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    page_size: u32,
+    nelem_hint: u32,
+    index: HashMap<Vec<u8>, usize>,
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+/// What goes on one page of the file being written.
+enum Plan {
+    /// Hash page: pairs (indexes into the sorted pair list), chain links.
+    Hash {
+        prev: u32,
+        next: u32,
+        pairs: Vec<usize>,
+    },
+    /// Overflow page: pair index, key (true) or data, byte range, chain links.
+    Overflow {
+        prev: u32,
+        next: u32,
+        pair: usize,
+        key: bool,
+        start: usize,
+        len: usize,
+    },
+}
+
+impl Builder {
+    /// A builder with makemap's settings: 4096-byte pages, fill factor 0, `nelem` hint
+    /// 4096 (stored as hint + key count, as `db5.3_dump` shows for makemap's files).
+    pub fn new() -> Builder {
+        Builder {
+            page_size: DEFAULT_PAGE_SIZE,
+            nelem_hint: MAKEMAP_NELEM,
+            index: HashMap::new(),
+            pairs: Vec::new(),
+        }
+    }
+
+    /// Page size: a power of two from 512 to 32768 ([`Builder::write_to`] refuses others).
+    pub fn page_size(mut self, n: u32) -> Builder {
+        self.page_size = n;
+        self
+    }
+
+    /// The number added to the key count in the meta `nelem` field (`h_nelem=` in
+    /// `db5.3_dump`): 4096 as makemap, 0 as `db5.3_load` without `-h`.
+    pub fn nelem_hint(mut self, hint: u32) -> Builder {
+        self.nelem_hint = hint;
+        self
+    }
+
+    /// Adds a pair; a later insert of the same key replaces the value.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) {
+        if let Some(&i) = self.index.get(key) {
+            self.pairs[i].1 = value.to_vec();
+        } else {
+            self.index.insert(key.to_vec(), self.pairs.len());
+            self.pairs.push((key.to_vec(), value.to_vec()));
+        }
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether no pair was inserted.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Writes the database.
+    pub fn write_to<W: std::io::Write>(self, out: &mut W) -> Result<()> {
+        let ps = self.page_size;
+        if !(512..=32768).contains(&ps) || !ps.is_power_of_two() {
+            return Err(Error::Unsupported {
+                path: PathBuf::new(),
+                what: format!("page size {ps} (a power of two from 512 to 32768)"),
+            });
+        }
+        let ps = ps as usize;
+        let big = ps / 4;
+        let room = ps - HDR;
+        let mut pairs = self.pairs;
+        drop(self.index);
+        for (k, v) in &pairs {
+            for (what, len) in [("key", k.len()), ("value", v.len())] {
+                if u32::try_from(len).is_err() {
+                    return Err(Error::TooLarge {
+                        what: if what == "key" { "key" } else { "value" },
+                        size: len,
+                        maximum: u32::MAX as usize,
+                    });
+                }
+            }
+        }
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let isize = |len: usize| if len > big { HOFFPAGE_SIZE } else { len + 1 };
+        let cost = |p: &(Vec<u8>, Vec<u8>)| 4 + isize(p.0.len()) + isize(p.1.len());
+        let total: u64 = pairs.iter().map(|p| cost(p) as u64).sum();
+        // About 70 % fill on average keeps chains rare.
+        let want = total.div_ceil(room as u64 * 7 / 10).max(2);
+        let nb = want.next_power_of_two();
+        if nb > 1 << 30 {
+            return Err(Error::TooLarge {
+                what: "database",
+                size: total as usize,
+                maximum: 1 << 30,
+            });
+        }
+        let nb = nb as u32;
+        let mask = nb - 1;
+        let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); nb as usize];
+        for (i, p) in pairs.iter().enumerate() {
+            buckets[(hash(&p.0) & mask) as usize].push(i);
+        }
+        // Page 0 is the meta page, bucket b is page 1 + b.
+        let mut plan: Vec<Plan> = Vec::with_capacity(nb as usize + 1);
+        plan.push(Plan::Hash {
+            prev: 0,
+            next: 0,
+            pairs: Vec::new(),
+        });
+        for _ in 0..nb {
+            plan.push(Plan::Hash {
+                prev: 0,
+                next: 0,
+                pairs: Vec::new(),
+            });
+        }
+        let mut offpage: HashMap<(usize, bool), u32> = HashMap::new();
+        for (b, members) in buckets.iter().enumerate() {
+            let mut cur = b + 1;
+            let mut free = room;
+            for &i in members {
+                let c = cost(&pairs[i]);
+                if c > free {
+                    let new = plan.len();
+                    plan.push(Plan::Hash {
+                        prev: cur as u32,
+                        next: 0,
+                        pairs: Vec::new(),
+                    });
+                    if let Plan::Hash { next, .. } = &mut plan[cur] {
+                        *next = new as u32;
+                    }
+                    cur = new;
+                    free = room;
+                }
+                free -= c;
+                if let Plan::Hash { pairs: v, .. } = &mut plan[cur] {
+                    v.push(i);
+                }
+                for key in [true, false] {
+                    let len = if key {
+                        pairs[i].0.len()
+                    } else {
+                        pairs[i].1.len()
+                    };
+                    if len <= big {
+                        continue;
+                    }
+                    offpage.insert((i, key), plan.len() as u32);
+                    let n = len.div_ceil(room);
+                    let first = plan.len();
+                    for j in 0..n {
+                        let pg = first + j;
+                        plan.push(Plan::Overflow {
+                            prev: if j == 0 { 0 } else { pg as u32 - 1 },
+                            next: if j + 1 == n { 0 } else { pg as u32 + 1 },
+                            pair: i,
+                            key,
+                            start: j * room,
+                            len: room.min(len - j * room),
+                        });
+                    }
+                }
+                if plan.len() > u32::MAX as usize {
+                    return Err(Error::TooLarge {
+                        what: "database",
+                        size: total as usize,
+                        maximum: u32::MAX as usize,
+                    });
+                }
+            }
+        }
+        let last_pgno = (plan.len() - 1) as u32;
+        let count = pairs.len() as u32;
+        let io = |source| Error::Io {
+            path: PathBuf::new(),
+            source,
+        };
+        out.write_all(&meta_page(
+            ps,
+            last_pgno,
+            nb,
+            self.nelem_hint.wrapping_add(count),
+            &pairs,
+        ))
+        .map_err(io)?;
+        let mut buf = vec![0u8; ps];
+        for (pgno, p) in plan.iter().enumerate().skip(1) {
+            buf.fill(0);
+            let pgno = pgno as u32;
+            match p {
+                Plan::Hash {
+                    prev,
+                    next,
+                    pairs: members,
+                } => {
+                    let mut members = members.clone();
+                    members.sort_unstable_by(|&a, &b| pairs[a].0.cmp(&pairs[b].0));
+                    let mut top = ps;
+                    let mut slot = HDR;
+                    for &i in &members {
+                        for key in [true, false] {
+                            let bytes = if key { &pairs[i].0 } else { &pairs[i].1 };
+                            if bytes.len() > big {
+                                top -= HOFFPAGE_SIZE;
+                                buf[top] = H_OFFPAGE;
+                                put32(&mut buf, top + 4, offpage[&(i, key)]);
+                                put32(&mut buf, top + 8, bytes.len() as u32);
+                            } else {
+                                top -= bytes.len() + 1;
+                                buf[top] = H_KEYDATA;
+                                buf[top + 1..top + 1 + bytes.len()].copy_from_slice(bytes);
+                            }
+                            put16(&mut buf, slot, top as u16);
+                            slot += 2;
+                        }
+                    }
+                    header(
+                        &mut buf,
+                        pgno,
+                        *prev,
+                        *next,
+                        (2 * members.len()) as u16,
+                        top as u16,
+                        P_HASH,
+                    );
+                }
+                Plan::Overflow {
+                    prev,
+                    next,
+                    pair,
+                    key,
+                    start,
+                    len,
+                } => {
+                    let bytes = if *key {
+                        &pairs[*pair].0
+                    } else {
+                        &pairs[*pair].1
+                    };
+                    buf[HDR..HDR + len].copy_from_slice(&bytes[*start..start + len]);
+                    header(&mut buf, pgno, *prev, *next, 1, *len as u16, P_OVERFLOW);
+                }
+            }
+            out.write_all(&buf).map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
+fn put16(buf: &mut [u8], at: usize, v: u16) {
+    buf[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put32(buf: &mut [u8], at: usize, v: u32) {
+    buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Writes the 26-byte page header (LSN file 0, offset 1; level 0).
+fn header(buf: &mut [u8], pgno: u32, prev: u32, next: u32, entries: u16, hf: u16, ptype: u8) {
+    put32(buf, 0, 0);
+    put32(buf, 4, 1);
+    put32(buf, 8, pgno);
+    put32(buf, 12, prev);
+    put32(buf, 16, next);
+    put16(buf, 20, entries);
+    put16(buf, 22, hf);
+    buf[24] = 0;
+    buf[25] = ptype;
+}
+
+/// The meta page for `nb` buckets on pages 1 … nb.
+fn meta_page(
+    ps: usize,
+    last_pgno: u32,
+    nb: u32,
+    nelem: u32,
+    pairs: &[(Vec<u8>, Vec<u8>)],
+) -> Vec<u8> {
+    let mut m = vec![0u8; ps];
+    put32(&mut m, 4, 1);
+    put32(&mut m, 12, HASH_MAGIC);
+    put32(&mut m, 16, HASH_VERSION);
+    put32(&mut m, 20, ps as u32);
+    m[25] = P_HASHMETA;
+    put32(&mut m, 32, last_pgno);
+    // File id: a digest of the contents, so equal inputs give equal files.
+    let mut d1: u32 = hash(b"cfmap");
+    let mut d2: u32 = 0x9e37_79b9;
+    for (k, v) in pairs {
+        d1 = d1.wrapping_mul(16_777_619) ^ hash(k);
+        d2 = d2.rotate_left(5) ^ hash(v) ^ k.len() as u32;
+    }
+    put32(&mut m, 52, d1);
+    put32(&mut m, 56, d2);
+    put32(&mut m, 60, last_pgno ^ 0x6366_6d70);
+    put32(&mut m, 64, nb);
+    put32(&mut m, 72, nb - 1);
+    put32(&mut m, 76, nb - 1);
+    put32(&mut m, 80, (nb - 1) >> 1);
+    put32(&mut m, 88, nelem);
+    put32(&mut m, 92, hash(CHARKEY));
+    for k in 0..=ceil_log2(nb) as usize {
+        put32(&mut m, 96 + 4 * k, 1);
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_examples() {
+        assert_eq!(hash(b"a"), 0x61);
+        assert_eq!(hash(b"natureplus.com"), 0x541c_1338);
+        assert_eq!(hash(b"cyberpromo.com"), 0xcf85_6e0d);
+        assert_eq!(hash(b"honey@sweeties.com"), 0x5dd4_478b);
+        assert_eq!(hash(b"user@screwedup.domain"), 0xbc1e_5f05);
+        assert_eq!(hash(CHARKEY), 0x5e68_8dd1);
+    }
+
+    #[test]
+    fn log2() {
+        let want = [
+            (0, 0),
+            (1, 0),
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 3),
+            (8, 3),
+            (9, 4),
+        ];
+        for (n, k) in want {
+            assert_eq!(ceil_log2(n), k, "{n}");
+        }
+        assert_eq!(ceil_log2(u32::MAX), 32);
+    }
+
+    #[test]
+    fn roundtrip_small() {
+        let mut b = Builder::new();
+        b.insert(b"k", b"v");
+        b.insert(b"k", b"w");
+        b.insert(b"", b"");
+        b.insert(&[0u8; 2000], &[7u8; 9000]);
+        assert_eq!(b.len(), 3);
+        let mut out = Vec::new();
+        b.write_to(&mut out).unwrap();
+        let r = Reader::from_bytes(Path::new("t"), out).unwrap();
+        assert_eq!(r.get(b"k").unwrap(), Some(b"w".to_vec()));
+        assert_eq!(r.get(b"").unwrap(), Some(Vec::new()));
+        assert_eq!(r.get(&[0u8; 2000]).unwrap(), Some(vec![7u8; 9000]));
+        assert_eq!(r.get(b"x").unwrap(), None);
+        assert_eq!(r.iter().count(), 3);
+    }
+
+    #[test]
+    fn bad_page_size() {
+        let mut out = Vec::new();
+        assert!(Builder::new().page_size(1000).write_to(&mut out).is_err());
+    }
+}

@@ -4,4 +4,5 @@
 pub mod btree;
 pub mod error;
 pub mod hash;
+pub mod page;
 pub use error::{Error, Result};
