@@ -9,5 +9,6 @@ pub mod cf;
 pub mod cli;
 pub mod ir;
 pub mod lint;
+pub mod maps;
 pub mod meta;
 pub mod prescan;

@@ -3,7 +3,9 @@
 //! exits.
 
 pub mod compile;
+pub mod dump;
 pub mod lint;
+pub mod makemap;
 
 use std::path::Path;
 
@@ -33,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     Lint(lint::LintArgs),
     Compile(compile::CompileArgs),
+    Makemap(makemap::MakemapArgs),
+    Dump(dump::DumpArgs),
 }
 
 /// Run a parsed command line; returns the exit code.
@@ -40,6 +44,8 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Lint(a) => lint::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Makemap(a) => makemap::run(a),
+        Command::Dump(a) => dump::run(a),
     }
 }
 

@@ -1,2 +1,534 @@
-//! Constant databases in tinycdb's format.
+//! Constant databases in tinycdb's format (D. J. Bernstein's cdb, as tinycdb 0.78 writes
+//! and reads it).
+//!
+//! A cdb is written once, in one go, and never updated: [`Builder`] collects records and
+//! writes the whole file; [`Reader`] looks keys up in a finished file. The crate knows
+//! bytes only: no case folding, no trailing NULs, no duplicate policy beyond "keep them
+//! all, in insertion order" (what `cdb -c` does by default). Callers that want makemap's
+//! rules apply them before [`Builder::insert`].
+//!
+//! # Layout
+//!
+//! Every integer is a `u32`, **little-endian on every machine**.
+//!
+//! | offset | size | field | meaning |
+//! |---|---|---|---|
+//! | 0 | 2048 | header | 256 × (`pos` u32, `len` u32): table *t* starts at `pos` and has `len` slots |
+//! | 2048 | … | records | back to back, in insertion order: `klen` u32, `dlen` u32, key, data |
+//! | `pos[0]` | 8·Σlen | hash tables | table 0, 1, …, 255, each `len` × (`hash` u32, `rpos` u32) |
+//!
+//! Derived, not stored separately: the end of the records is `pos[0]`;
+//! `pos[t+1] = pos[t] + 8·len[t]` (even for empty tables, whose `pos` is the running
+//! offset); the file ends at `pos[255] + 8·len[255]`. A slot with `rpos` = 0 is empty.
+//! An empty database is the 2048-byte header with every entry (2048, 0).
+//!
+//! # Hash, lookup, building
+//!
+//! `h = 5381; for b in key { h = (h * 33) ^ b }` (mod 2³²), see [`hash`]. A key lives in
+//! table `h & 255`; probing starts at slot `(h >> 8) % len` and goes on cyclically until
+//! an empty slot, at most `len` slots. The builder gives table *t* `2 × n` slots for its
+//! *n* records and places them in insertion order, each at its start slot or the next
+//! free one, which is what tinycdb's `cdb -c` and djb's `cdbmake` do: the output is
+//! byte-identical to theirs for the same records in the same order.
+//!
+//! # Compatibility
+//!
+//! | aspect | tinycdb 0.78 | this crate |
+//! |---|---|---|
+//! | byte order | little-endian always | same |
+//! | duplicate keys | `cdb -c` keeps all; lookup finds the first | same; [`Reader::get_all`] returns all |
+//! | size limit | 4 GiB − 1 (32-bit offsets) | same: [`Error::TooLarge`] |
+//! | NUL bytes, empty keys/values | allowed | allowed |
+//!
+//! # Trust
+//!
+//! Files are untrusted input: a truncated or corrupt file gives an [`Error`], never a
+//! panic, a hang or an allocation bigger than the file. [`Reader::open`] checks the header
+//! (every non-empty table lies after the records and inside the file, as tinycdb's lookup
+//! does); records are checked as they are read.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Size of the header: 256 table entries of 8 bytes.
+pub const HEADER_SIZE: u32 = 2048;
+
+/// The largest file the 32-bit offsets can describe.
+pub const MAX_FILE_SIZE: u64 = u32::MAX as u64;
+
+/// Everything that can go wrong reading or writing a cdb.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing the file failed.
+    Io(io::Error),
+    /// The file is shorter than the 2048-byte header.
+    TooShort {
+        /// Length of the file.
+        len: u64,
+    },
+    /// The file, or the file being built, would not fit 32-bit offsets.
+    TooLarge {
+        /// Size reached or needed, in bytes.
+        size: u64,
+        /// Largest size allowed.
+        maximum: u64,
+    },
+    /// Header entry 0 (the end of the records) points before the header or past the end.
+    BadDataEnd {
+        /// `pos[0]` as stored.
+        data_end: u32,
+        /// Length of the file.
+        file_len: u64,
+    },
+    /// A non-empty hash table overlaps the records or runs past the end of the file.
+    BadTable {
+        /// Table number (`hash & 255`).
+        table: u8,
+        /// Its stored offset.
+        pos: u32,
+        /// Its stored number of slots.
+        len: u32,
+        /// End of the records (`pos[0]`).
+        data_end: u32,
+        /// Length of the file.
+        file_len: u64,
+    },
+    /// A record (its 8-byte head, key or data) runs past the end of the records, or a
+    /// slot points outside the record area.
+    BadRecord {
+        /// Offset of the record.
+        pos: u32,
+        /// End of the records (`pos[0]`).
+        data_end: u32,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "{e}"),
+            Error::TooShort { len } => {
+                write!(
+                    f,
+                    "not a cdb: {len} bytes, shorter than the 2048-byte header"
+                )
+            }
+            Error::TooLarge { size, maximum } => {
+                write!(f, "cdb too large: {size} bytes (at most {maximum})")
+            }
+            Error::BadDataEnd { data_end, file_len } => write!(
+                f,
+                "corrupt cdb: records end at {data_end}, outside [2048, {file_len}]"
+            ),
+            Error::BadTable {
+                table,
+                pos,
+                len,
+                data_end,
+                file_len,
+            } => write!(
+                f,
+                "corrupt cdb: hash table {table} at {pos} with {len} slots lies outside [{data_end}, {file_len}]"
+            ),
+            Error::BadRecord { pos, data_end } => write!(
+                f,
+                "corrupt cdb: record at {pos} runs outside the records [2048, {data_end})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+/// The cdb hash of `key`: `h = 5381`, then `h = (h << 5) + h ^ byte` for every byte.
+///
+/// ```
+/// assert_eq!(cfmap_cdb::hash(b""), 0x1505);
+/// assert_eq!(cfmap_cdb::hash(b"honey@sweeties.com"), 0x0802_e010);
+/// ```
+pub fn hash(key: &[u8]) -> u32 {
+    key.iter().fold(5381u32, |h, &b| {
+        (h.wrapping_shl(5).wrapping_add(h)) ^ u32::from(b)
+    })
+}
+
+fn u32_at(data: &[u8], pos: usize) -> Option<u32> {
+    let b = data.get(pos..pos.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// A finished cdb, held in memory.
+#[derive(Clone)]
+pub struct Reader {
+    data: Vec<u8>,
+    /// `pos[0]`: end of the records.
+    data_end: u32,
+}
+
+impl fmt::Debug for Reader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("file_len", &self.data.len())
+            .field("data_end", &self.data_end)
+            .finish()
+    }
+}
+
+impl Reader {
+    /// Read the file at `path` and check its header.
+    pub fn open(path: impl AsRef<Path>) -> Result<Reader, Error> {
+        let path = path.as_ref();
+        let len = std::fs::metadata(path)?.len();
+        if len > MAX_FILE_SIZE {
+            return Err(Error::TooLarge {
+                size: len,
+                maximum: MAX_FILE_SIZE,
+            });
+        }
+        Reader::from_bytes(std::fs::read(path)?)
+    }
+
+    /// Take a whole cdb file's bytes and check its header.
+    pub fn from_bytes(data: Vec<u8>) -> Result<Reader, Error> {
+        let file_len = data.len() as u64;
+        if file_len > MAX_FILE_SIZE {
+            return Err(Error::TooLarge {
+                size: file_len,
+                maximum: MAX_FILE_SIZE,
+            });
+        }
+        if file_len < u64::from(HEADER_SIZE) {
+            return Err(Error::TooShort { len: file_len });
+        }
+        let data_end = u32_at(&data, 0).unwrap_or(0);
+        if data_end < HEADER_SIZE || u64::from(data_end) > file_len {
+            return Err(Error::BadDataEnd { data_end, file_len });
+        }
+        for table in 0..=255u8 {
+            let (pos, len) = header_entry(&data, table);
+            if len == 0 {
+                continue;
+            }
+            let end = u64::from(pos) + 8 * u64::from(len);
+            if pos < data_end || end > file_len {
+                return Err(Error::BadTable {
+                    table,
+                    pos,
+                    len,
+                    data_end,
+                    file_len,
+                });
+            }
+        }
+        Ok(Reader { data, data_end })
+    }
+
+    /// The whole file.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The data of the first record with key `key` (the first inserted), or `None`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.find(key).next().transpose()?.map(<[u8]>::to_vec))
+    }
+
+    /// The data of every record with key `key`, in insertion order.
+    pub fn get_all(&self, key: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
+        self.find(key)
+            .map(|r| r.map(<[u8]>::to_vec))
+            .collect::<Result<_, _>>()
+    }
+
+    /// The data of every record with key `key`, borrowed, in insertion order (probe order).
+    pub fn find<'a>(&'a self, key: &'a [u8]) -> Find<'a> {
+        let h = hash(key);
+        let (pos, len) = header_entry(&self.data, (h & 255) as u8);
+        Find {
+            reader: self,
+            key,
+            hash: h,
+            table_pos: pos,
+            table_len: len,
+            slot: if len == 0 { 0 } else { (h >> 8) % len },
+            left: len,
+        }
+    }
+
+    /// Every record in file order (= insertion order), as `cdb -d` prints them. A corrupt
+    /// record ends the iteration with an error.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            reader: self,
+            pos: HEADER_SIZE,
+            done: false,
+        }
+    }
+
+    /// The key and data of the record at `pos`, checked against the end of the records.
+    fn record(&self, pos: u32) -> Result<(&[u8], &[u8]), Error> {
+        let bad = Error::BadRecord {
+            pos,
+            data_end: self.data_end,
+        };
+        let end = self.data_end as usize;
+        let p = pos as usize;
+        if pos < HEADER_SIZE || p + 8 > end {
+            return Err(bad);
+        }
+        let klen = u32_at(&self.data, p).unwrap_or(u32::MAX) as usize;
+        let dlen = u32_at(&self.data, p + 4).unwrap_or(u32::MAX) as usize;
+        let kstart = p + 8;
+        if klen > end - kstart || dlen > end - kstart - klen {
+            return Err(bad);
+        }
+        let dstart = kstart + klen;
+        Ok((
+            &self.data[kstart..dstart],
+            &self.data[dstart..dstart + dlen],
+        ))
+    }
+}
+
+fn header_entry(data: &[u8], table: u8) -> (u32, u32) {
+    let at = usize::from(table) * 8;
+    (
+        u32_at(data, at).unwrap_or(0),
+        u32_at(data, at + 4).unwrap_or(0),
+    )
+}
+
+/// The records with one key, from [`Reader::find`].
+#[derive(Debug)]
+pub struct Find<'a> {
+    reader: &'a Reader,
+    key: &'a [u8],
+    hash: u32,
+    table_pos: u32,
+    table_len: u32,
+    slot: u32,
+    left: u32,
+}
+
+impl<'a> Iterator for Find<'a> {
+    type Item = Result<&'a [u8], Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.left > 0 {
+            self.left -= 1;
+            // In bounds: checked against the file length in `from_bytes`.
+            let at = self.table_pos as usize + 8 * self.slot as usize;
+            let sh = u32_at(&self.reader.data, at)?;
+            let rp = u32_at(&self.reader.data, at + 4)?;
+            self.slot += 1;
+            if self.slot == self.table_len {
+                self.slot = 0;
+            }
+            if rp == 0 {
+                self.left = 0;
+                return None;
+            }
+            if sh != self.hash {
+                continue;
+            }
+            match self.reader.record(rp) {
+                Err(e) => {
+                    self.left = 0;
+                    return Some(Err(e));
+                }
+                Ok((k, d)) if k == self.key => return Some(Ok(d)),
+                Ok(_) => {}
+            }
+        }
+        None
+    }
+}
+
+/// Every record in file order, from [`Reader::iter`].
+#[derive(Debug)]
+pub struct Iter<'a> {
+    reader: &'a Reader,
+    pos: u32,
+    done: bool,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Result<(&'a [u8], &'a [u8]), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.pos >= self.reader.data_end {
+            return None;
+        }
+        match self.reader.record(self.pos) {
+            Ok((k, d)) => {
+                // Cannot overflow: the record ends at or before data_end (a u32).
+                self.pos += 8 + k.len() as u32 + d.len() as u32;
+                Some(Ok((k, d)))
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Collects records and writes a cdb exactly as tinycdb's `cdb -c` would.
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    /// The records, encoded, as they will appear from offset 2048.
+    records: Vec<u8>,
+    /// (hash, offset of the record in the file), in insertion order.
+    entries: Vec<(u32, u32)>,
+}
+
+impl Builder {
+    /// An empty builder.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Number of records inserted.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing was inserted.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Add a record after the ones already inserted. A key inserted before is kept too
+    /// (lookups find the first); dedup before inserting for other policies.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        let pos = u64::from(HEADER_SIZE) + self.records.len() as u64;
+        // Room for this record and its two table slots (8 bytes each) in the final file.
+        let size = self.file_size() + 8 + key.len() as u64 + value.len() as u64 + 16;
+        if size > MAX_FILE_SIZE {
+            return Err(Error::TooLarge {
+                size,
+                maximum: MAX_FILE_SIZE,
+            });
+        }
+        self.records
+            .extend_from_slice(&(key.len() as u32).to_le_bytes());
+        self.records
+            .extend_from_slice(&(value.len() as u32).to_le_bytes());
+        self.records.extend_from_slice(key);
+        self.records.extend_from_slice(value);
+        self.entries.push((hash(key), pos as u32));
+        Ok(())
+    }
+
+    /// Size of the file [`write_to`](Self::write_to) will write.
+    pub fn file_size(&self) -> u64 {
+        u64::from(HEADER_SIZE) + self.records.len() as u64 + 16 * self.entries.len() as u64
+    }
+
+    /// Write the whole database to `w`.
+    pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> Result<(), Error> {
+        let mut counts = [0u32; 256];
+        for &(h, _) in &self.entries {
+            counts[(h & 255) as usize] += 1;
+        }
+        // Start of each table's entries in `by_table`, a counting sort that keeps
+        // insertion order within a table.
+        let mut start = [0usize; 257];
+        for t in 0..256 {
+            start[t + 1] = start[t] + counts[t] as usize;
+        }
+        let mut fill = start;
+        let mut by_table = vec![(0u32, 0u32); self.entries.len()];
+        for &(h, p) in &self.entries {
+            let t = (h & 255) as usize;
+            by_table[fill[t]] = (h, p);
+            fill[t] += 1;
+        }
+
+        let mut header = Vec::with_capacity(HEADER_SIZE as usize);
+        let mut pos = u64::from(HEADER_SIZE) + self.records.len() as u64;
+        let mut tables = Vec::with_capacity(16 * self.entries.len());
+        let mut slots: Vec<(u32, u32)> = Vec::new();
+        for t in 0..256 {
+            let len = 2 * counts[t];
+            header.extend_from_slice(&(pos as u32).to_le_bytes());
+            header.extend_from_slice(&len.to_le_bytes());
+            if len == 0 {
+                continue;
+            }
+            slots.clear();
+            slots.resize(len as usize, (0, 0));
+            for &(h, p) in &by_table[start[t]..start[t + 1]] {
+                let mut i = ((h >> 8) % len) as usize;
+                while slots[i].1 != 0 {
+                    i += 1;
+                    if i == len as usize {
+                        i = 0;
+                    }
+                }
+                slots[i] = (h, p);
+            }
+            for &(h, p) in &slots {
+                tables.extend_from_slice(&h.to_le_bytes());
+                tables.extend_from_slice(&p.to_le_bytes());
+            }
+            pos += 8 * u64::from(len);
+        }
+        w.write_all(&header)?;
+        w.write_all(&self.records)?;
+        w.write_all(&tables)?;
+        Ok(())
+    }
+
+    /// The whole database as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.file_size() as usize);
+        self.write_to(&mut out)
+            .expect("writing to a Vec cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_from_the_spec() {
+        assert_eq!(hash(b""), 0x0000_1505);
+        assert_eq!(hash(b"a"), 0x0002_b5c4);
+        assert_eq!(hash(b"natureplus.com"), 0x42b4_9d49);
+        assert_eq!(hash(b"cyberpromo.com"), 0x9431_41ea);
+        assert_eq!(hash(b"honey@sweeties.com"), 0x0802_e010);
+        assert_eq!(hash(b"user@screwedup.domain"), 0xc53a_0d4e);
+    }
+
+    #[test]
+    fn empty_database_is_the_header() {
+        let b = Builder::new().to_bytes();
+        assert_eq!(b.len(), 2048);
+        for t in 0..256 {
+            assert_eq!(&b[t * 8..t * 8 + 8], &[0, 8, 0, 0, 0, 0, 0, 0]);
+        }
+        let r = Reader::from_bytes(b).unwrap();
+        assert_eq!(r.get(b"x").unwrap(), None);
+        assert_eq!(r.iter().count(), 0);
+    }
+}

@@ -1,0 +1,161 @@
+//! Round trips of arbitrary records, and damaged files: every truncation and corruption
+//! gives an error or some answer, never a panic or a hang.
+
+mod common;
+
+use cfmap_cdb::{Builder, Error, Reader};
+use proptest::prelude::*;
+
+fn build(records: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut b = Builder::new();
+    for (k, v) in records {
+        b.insert(k, v).unwrap();
+    }
+    b.to_bytes()
+}
+
+/// Use every entry point; the results do not matter, only that they return.
+fn exercise(bytes: Vec<u8>) {
+    let Ok(r) = Reader::from_bytes(bytes) else {
+        return;
+    };
+    let keys: Vec<Vec<u8>> = r
+        .iter()
+        .filter_map(|x| x.ok())
+        .map(|(k, _)| k.to_vec())
+        .collect();
+    for k in keys.iter().take(50) {
+        let _ = r.get(k);
+        let _ = r.get_all(k);
+    }
+    let _ = r.get(b"");
+    let _ = r.get(b"not there");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn roundtrip(records in proptest::collection::vec(
+        (proptest::collection::vec(any::<u8>(), 0..8), proptest::collection::vec(any::<u8>(), 0..40)),
+        0..60,
+    )) {
+        let r = Reader::from_bytes(build(&records)).unwrap();
+        let got: Vec<(Vec<u8>, Vec<u8>)> = r
+            .iter()
+            .map(|x| x.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        prop_assert_eq!(&got, &records);
+        for (k, _) in &records {
+            let all: Vec<Vec<u8>> =
+                records.iter().filter(|(k2, _)| k2 == k).map(|(_, v)| v.clone()).collect();
+            prop_assert_eq!(r.get(k).unwrap(), Some(all[0].clone()));
+            prop_assert_eq!(r.get_all(k).unwrap(), all);
+        }
+    }
+
+    #[test]
+    fn random_damage_never_panics(
+        records in proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 0..6), proptest::collection::vec(any::<u8>(), 0..20)),
+            1..30,
+        ),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+    ) {
+        let mut bytes = build(&records);
+        for (at, b) in flips {
+            let n = bytes.len();
+            bytes[at % n] = b;
+        }
+        exercise(bytes);
+    }
+}
+
+#[test]
+fn every_truncation_of_a_vector_is_handled() {
+    let full = std::fs::read(common::vectors().join("cdb/junk.cdb")).unwrap();
+    for len in 0..full.len() {
+        let r = Reader::from_bytes(full[..len].to_vec());
+        if len < 2048 {
+            assert!(matches!(r, Err(Error::TooShort { .. })), "len {len}");
+        } else {
+            // The tables sit at the end, so any cut loses one: the header check fails.
+            assert!(r.is_err(), "len {len} accepted");
+        }
+    }
+}
+
+#[test]
+fn corrupt_headers_and_records_are_errors() {
+    let good = build(&[(b"key".to_vec(), b"value".to_vec())]);
+    let t = (cfmap_cdb::hash(b"key") & 255) as usize;
+
+    // pos[0] before the header.
+    let mut b = good.clone();
+    b[0..4].copy_from_slice(&100u32.to_le_bytes());
+    assert!(matches!(
+        Reader::from_bytes(b),
+        Err(Error::BadDataEnd { .. })
+    ));
+
+    // A table running past the end of the file.
+    let mut b = good.clone();
+    b[t * 8 + 4..t * 8 + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(matches!(Reader::from_bytes(b), Err(Error::BadTable { .. })));
+
+    // A table inside the records.
+    let mut b = good.clone();
+    b[t * 8..t * 8 + 4].copy_from_slice(&2048u32.to_le_bytes());
+    assert!(matches!(Reader::from_bytes(b), Err(Error::BadTable { .. })));
+
+    // A record whose key length runs past the records.
+    let mut b = good.clone();
+    b[2048..2052].copy_from_slice(&1_000_000u32.to_le_bytes());
+    let r = Reader::from_bytes(b).unwrap();
+    assert!(matches!(
+        r.get(b"key"),
+        Err(Error::BadRecord { pos: 2048, .. })
+    ));
+    let items: Vec<_> = r.iter().collect();
+    assert_eq!(items.len(), 1);
+    assert!(items[0].is_err());
+
+    // A slot pointing into the header.
+    let mut b = good.clone();
+    let tpos = u32::from_le_bytes(b[t * 8..t * 8 + 4].try_into().unwrap()) as usize;
+    for slot in 0..2 {
+        let at = tpos + slot * 8 + 4;
+        if b[at..at + 4] != [0; 4] {
+            b[at..at + 4].copy_from_slice(&16u32.to_le_bytes());
+        }
+    }
+    let r = Reader::from_bytes(b).unwrap();
+    assert!(matches!(
+        r.get(b"key"),
+        Err(Error::BadRecord { pos: 16, .. })
+    ));
+}
+
+#[test]
+fn full_tables_do_not_loop() {
+    // Every slot of the key's table taken by other hashes: the probe stops after `len`.
+    let mut b = build(&[(b"key".to_vec(), b"value".to_vec())]);
+    let t = (cfmap_cdb::hash(b"key") & 255) as usize;
+    let tpos = u32::from_le_bytes(b[t * 8..t * 8 + 4].try_into().unwrap()) as usize;
+    for slot in 0..2 {
+        b[tpos + slot * 8..tpos + slot * 8 + 4].copy_from_slice(&1u32.to_le_bytes());
+        b[tpos + slot * 8 + 4..tpos + slot * 8 + 8].copy_from_slice(&2048u32.to_le_bytes());
+    }
+    let r = Reader::from_bytes(b).unwrap();
+    assert_eq!(r.get(b"key").unwrap(), None);
+}
+
+#[test]
+fn open_reports_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Reader::open(dir.path().join("nope.cdb")),
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound
+    ));
+}

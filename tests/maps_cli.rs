@@ -1,0 +1,170 @@
+//! `cfmap makemap` and `cfmap dump` on cdb maps, checked against tinycdb's `cdb` tool and
+//! the committed test vectors.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn vectors() -> PathBuf {
+    std::env::var_os("CFMAP_TESTVECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testvectors"))
+}
+
+/// Run cfmap in `dir` with `stdin`; returns (stdout bytes, stderr, exit code).
+fn cfmap_in(dir: &Path, args: &[&str], stdin: &[u8]) -> (Vec<u8>, String, i32) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cfmap"))
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cfmap");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn cdb_tool(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("cdb")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run cdb");
+    assert!(out.status.success(), "cdb {args:?}: {:?}", out.status);
+    out.stdout
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn makemap_cdb_is_read_by_tinycdb() {
+    if !support::need_tool("cdb") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let src = b"# access map\nCyberPromo.COM REJECT\nhoney@sweeties.com  ERROR:550 go away \n\nuser@x.example OK\n";
+    let (_, err, code) = cfmap_in(d.path(), &["makemap", "cdb", "access"], src);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(names_in(d.path()), ["access.cdb"]);
+    assert_eq!(
+        cdb_tool(d.path(), &["-q", "access.cdb", "cyberpromo.com"]),
+        b"REJECT"
+    );
+    assert_eq!(
+        cdb_tool(d.path(), &["-q", "access.cdb", "honey@sweeties.com"]),
+        b"ERROR:550 go away "
+    );
+    assert_eq!(
+        cdb_tool(d.path(), &["-d", "access.cdb"]),
+        b"+14,6:cyberpromo.com->REJECT\n+18,18:honey@sweeties.com->ERROR:550 go away \n+14,2:user@x.example->OK\n\n"
+    );
+    let (out, _, code) = cfmap_in(d.path(), &["dump", "cdb", "access"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        b"cyberpromo.com\tREJECT\nhoney@sweeties.com\tERROR:550 go away \nuser@x.example\tOK\n"
+    );
+    // -f keeps the case; NAME may already end in .cdb.
+    let (_, _, code) = cfmap_in(d.path(), &["makemap", "-f", "cdb", "access.cdb"], src);
+    assert_eq!(code, 0);
+    assert_eq!(
+        cdb_tool(d.path(), &["-q", "access.cdb", "CyberPromo.COM"]),
+        b"REJECT"
+    );
+}
+
+#[test]
+fn makemap_cdb_matches_the_tinycdb_vectors() {
+    // Lower-case keys, no duplicates: makemap's rules and `cdb -c -m` agree.
+    let d = tempfile::tempdir().unwrap();
+    for name in ["junk", "many", "vrcache"] {
+        let src = std::fs::read(vectors().join(format!("inputs/{name}.txt"))).unwrap();
+        let (_, err, code) = cfmap_in(d.path(), &["makemap", "cdb", name], &src);
+        assert_eq!((code, err.as_str()), (0, ""), "{name}");
+        let ours = std::fs::read(d.path().join(format!("{name}.cdb"))).unwrap();
+        let theirs = std::fs::read(vectors().join(format!("cdb/{name}.cdb"))).unwrap();
+        assert!(ours == theirs, "{name}.cdb differs from tinycdb's");
+    }
+}
+
+#[test]
+fn dump_reads_a_tinycdb_file() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(vectors().join("cdb/junk.cdb"), d.path().join("junk.cdb")).unwrap();
+    let (out, _, code) = cfmap_in(d.path(), &["dump", "cdb", "junk"], b"");
+    assert_eq!(code, 0);
+    let want = std::fs::read(vectors().join("inputs/junk.txt")).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(want).unwrap().replace(' ', "\t")
+    );
+}
+
+#[test]
+fn bad_lines_give_65_and_the_rest_is_built() {
+    let d = tempfile::tempdir().unwrap();
+    let src = b"good one\n lead x\nnovalue\nGOOD two\n";
+    let (_, err, code) = cfmap_in(d.path(), &["makemap", "cdb", "m"], src);
+    assert_eq!(code, 65);
+    assert_eq!(
+        err,
+        "cfmap: m: line 2: syntax error (leading space)\n\
+         cfmap: m: line 3: no RHS for LHS novalue\n\
+         cfmap: m: line 4: key good: duplicate key\n"
+    );
+    let (out, _, code) = cfmap_in(d.path(), &["dump", "cdb", "m"], b"");
+    assert_eq!((out.as_slice(), code), (&b"good\tone\n"[..], 0));
+}
+
+#[test]
+fn rebuild_replaces_and_tells_the_old_inode() {
+    let d = tempfile::tempdir().unwrap();
+    let (_, _, code) = cfmap_in(d.path(), &["makemap", "cdb", "m"], b"k v1\n");
+    assert_eq!(code, 0);
+    let path = d.path().join("m.cdb");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let held = std::fs::File::open(&path).unwrap();
+    let was = held.metadata().unwrap().modified().unwrap();
+    let (_, _, code) = cfmap_in(d.path(), &["makemap", "cdb", "m"], b"k v2\n");
+    assert_eq!(code, 0);
+    assert!(held.metadata().unwrap().modified().unwrap() >= was + Duration::from_secs(1));
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+    let (out, _, _) = cfmap_in(d.path(), &["dump", "cdb", "m"], b"");
+    assert_eq!(out, b"k\tv2\n");
+    assert_eq!(names_in(d.path()), ["m.cdb"]);
+}
+
+#[test]
+fn errors_and_exit_statuses() {
+    let d = tempfile::tempdir().unwrap();
+    let (_, err, code) = cfmap_in(d.path(), &["dump", "cdb", "nope"], b"");
+    assert_eq!(
+        (code, err.as_str()),
+        (66, "cfmap: nope.cdb: No such file or directory\n")
+    );
+    std::fs::write(d.path().join("bad.cdb"), b"short").unwrap();
+    let (_, err, code) = cfmap_in(d.path(), &["dump", "cdb", "bad"], b"");
+    assert_eq!(code, 65, "{err}");
+    assert!(err.starts_with("cfmap: bad.cdb: not a cdb"), "{err}");
+    let (_, _, code) = cfmap_in(d.path(), &["makemap", "ndbm", "m"], b"");
+    assert_eq!(code, 64);
+    let (_, _, code) = cfmap_in(d.path(), &["makemap", "cdb", "no/such/dir/m"], b"k v\n");
+    assert_eq!(code, 74);
+}
