@@ -1151,15 +1151,15 @@ impl Reader {
             if letter == b'S' || letter == b'R' {
                 let value = munch_plain(&f.value);
                 for part in value.split(|&b| b == b'/') {
-                    if !part.is_empty() {
-                        if let Some(n) = self.ruleset_spec(part, f.value_span, false) {
-                            self.ir
-                                .rulesets
-                                .get_mut(&n)
-                                .expect("ruleset exists")
-                                .mentioned_at
-                                .push(f.value_span);
-                        }
+                    if !part.is_empty()
+                        && let Some(n) = self.ruleset_spec(part, f.value_span, false)
+                    {
+                        self.ir
+                            .rulesets
+                            .get_mut(&n)
+                            .expect("ruleset exists")
+                            .mentioned_at
+                            .push(f.value_span);
                     }
                 }
             }

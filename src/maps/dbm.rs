@@ -1,22 +1,5 @@
 //! The `dbm` map type over `cfmap-sdbm` (`NAME.dir` + `NAME.pag`, Perl's SDBM_File).
 //!
-//! NOT YET IN THE MODULE TREE: the lead wires it in once `cfmap-sdbm` is ready, with
-//! `mod dbm;` in `maps/mod.rs` and, in `open`/`builder`:
-//!
-//! ```ignore
-//! MapType::Dbm => {
-//!     let f = ty.files(name);
-//!     Ok(Box::new(dbm::DbmMap::open(&f[0], &f[1])?))
-//! }
-//! // builder():
-//! MapType::Dbm => {
-//!     let mut f = ty.files(name);
-//!     let pag = f.pop().unwrap();
-//!     let dir = f.pop().unwrap();
-//!     Ok(Box::new(dbm::DbmBuilder::new(dir, pag)))
-//! }
-//! ```
-//!
 //! Locking (formats.md §1.13, [`commit`] module docs): every lookup and every scan holds
 //! a shared `flock` on `NAME.pag` ([`commit::lock_pag`], which also checks that the
 //! locked file is still the one named `NAME.pag`) and opens the pair afresh under it,

@@ -19,6 +19,7 @@ pub mod commit;
 
 mod bdb;
 mod cdb;
+mod dbm;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -228,10 +229,10 @@ pub fn open(ty: MapType, name: &Path) -> Result<Box<dyn Map>, MapError> {
         MapType::Cdb => Ok(Box::new(cdb::CdbMap::open(&ty.files(name)[0])?)),
         MapType::Btree => Ok(Box::new(bdb::BtreeMap::open(&ty.files(name)[0])?)),
         MapType::Hash => Ok(Box::new(bdb::HashMap::open(&ty.files(name)[0])?)),
-        MapType::Dbm => Err(MapError::Unsupported {
-            ty,
-            path: ty.files(name).swap_remove(0),
-        }),
+        MapType::Dbm => {
+            let f = ty.files(name);
+            Ok(Box::new(dbm::DbmMap::open(&f[0], &f[1])?))
+        }
     }
 }
 
@@ -248,10 +249,12 @@ pub fn builder(ty: MapType, name: &Path) -> Result<Box<dyn Builder>, MapError> {
         MapType::Hash => Ok(Box::new(bdb::BdbBuilder::hash(
             ty.files(name).swap_remove(0),
         ))),
-        MapType::Dbm => Err(MapError::Unsupported {
-            ty,
-            path: ty.files(name).swap_remove(0),
-        }),
+        MapType::Dbm => {
+            let mut f = ty.files(name);
+            let pag = f.pop().expect("dbm has two files");
+            let dir = f.pop().expect("dbm has two files");
+            Ok(Box::new(dbm::DbmBuilder::new(dir, pag)))
+        }
     }
 }
 
@@ -310,13 +313,9 @@ mod tests {
                 .ends_with("missing.cdb: No such file or directory"),
             "{e}"
         );
-        // Until btree/hash/dbm are wired in they are Unsupported; then, not found.
         for ty in [MapType::Btree, MapType::Hash, MapType::Dbm] {
             let e = open(ty, &name).err().unwrap();
-            assert!(
-                matches!(e, MapError::Unsupported { .. }) || e.is_not_found(),
-                "{ty}: {e}"
-            );
+            assert!(e.is_not_found(), "{ty}: {e}");
         }
     }
 }

@@ -238,14 +238,14 @@ impl Reader {
         loop {
             let page = self.file.page(pgno)?;
             let h = page.header();
-            if let Some(l) = expect_level {
-                if h.level != l {
-                    return Err(page.corrupt(format!(
-                        "level {} below a level {} page",
-                        h.level,
-                        l + 1
-                    )));
-                }
+            if let Some(l) = expect_level
+                && h.level != l
+            {
+                return Err(page.corrupt(format!(
+                    "level {} below a level {} page",
+                    h.level,
+                    l + 1
+                )));
             }
             match (h.page_type, h.level) {
                 (P_LBTREE, 1) => {

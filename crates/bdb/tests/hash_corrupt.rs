@@ -137,13 +137,13 @@ fn bit_flips_never_panic() {
                 x ^= x << 17;
                 let at = (x >> 8) as usize % m.len();
                 // Aim at the headers and the first items of pages most of the time.
-                let at = if x % 3 == 0 {
+                let at = if x.is_multiple_of(3) {
                     at
                 } else {
                     at / 512 * 512 + at % 64
                 };
                 m[at] ^= 1 << (x % 8);
-                if x % 5 == 0 {
+                if x.is_multiple_of(5) {
                     m[at] = (x >> 32) as u8;
                 }
             }
