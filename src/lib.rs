@@ -9,6 +9,7 @@ pub mod cf;
 pub mod cli;
 pub mod ir;
 pub mod lint;
+pub mod makemap;
 pub mod maps;
 pub mod meta;
 pub mod prescan;

@@ -1,201 +1,803 @@
-//! `cfmap makemap TYPE NAME < source`: build a map file from `key value` lines.
+//! `cfmap makemap [options] TYPE NAME < source`, and the binary started as `makemap`: a
+//! drop-in for sendmail 8.17's makemap (formats.md §3).
 //!
-//! A first, simple version of makemap's input rules (formats.md §3.2): lines end at
-//! `\n` (a CR before it stays in the value); blank lines and lines starting with `#` are
-//! skipped; the key runs to the first ASCII white space and is folded to lower case
-//! unless `-f`; the value is the rest of the line after the separators. A line starting
-//! with white space, or without a value, is reported and skipped; a repeated key keeps
-//! its first value and is reported. Reported lines make the exit status 65, but the map
-//! is still written with the good lines, as makemap does. Not yet: `-N`, `-t`, `-D`,
-//! `-e`, `-o`, `-r`, `-d`, `-u`, the 1024-byte line limit.
+//! Input rules and option parsing are in [`crate::makemap`]; this file does the files:
+//! makemap's safety checks, `-o`, `-u`, `-l`, duplicates, the build and the atomic commit.
+//!
+//! **Messages.** Started as `makemap` (argv[0]'s file name), every message is
+//! byte-for-byte real makemap's, with its program name (`makemap: m: line 2: key k1:
+//! duplicate key`, `makemap: error opening type hash map m: Symbolic links not allowed`,
+//! getopt's `makemap: invalid option -- 'q'` and the usage text). As `cfmap makemap` the
+//! same texts are printed with the prefix `cfmap:` instead of `makemap:`, as every cfmap
+//! subcommand prefixes its messages; usage errors are clap's.
+//!
+//! **Exit status** (sysexits, as makemap): 0; 64 bad usage; 65 rejected lines (the
+//! others are in the map); 66 the sendmail .cf cannot be read (as root); 73 the map
+//! cannot be opened or created (unknown type, missing or unwritable directory, symbolic
+//! or hard link without `-s`, `-o`/`-u` on a missing map); 74 an I/O error while writing.
+//!
+//! **Differences from makemap, on purpose.**
+//! - Types `dbm` (sdbm `NAME.dir`/`NAME.pag`) and `cdb` (`NAME.cdb`) work (Debian's
+//!   makemap says "Need to recompile"); `-l` lists them as a makemap built with NDBM,
+//!   NEWDB and CDB does.
+//! - The map is built beside the old one and renamed into place (makemap truncates and
+//!   rewrites in place); on any error the old map is untouched and no temporary file is
+//!   left. The swap is done under an exclusive `flock` on the old file, the lock sendmail
+//!   takes (shared) for each lookup. With `-s`, a symbolic link is followed and its target
+//!   replaced; a file with other hard links is replaced under the name given (the other
+//!   names keep the old map — makemap would have rewritten the shared inode).
+//! - `-d` needs duplicate support in the format: `cdb` keeps both records; `btree`,
+//!   `hash` and `dbm` builders cannot store a repeated key yet, so a repeated key under
+//!   `-d` is an error (exit 73, map untouched) instead of a `DB_DUP` database.
+//! - Replacing by rename needs write access to the directory: a non-root user who may
+//!   write the map file but not its directory gets `Permission denied` (exit 73, map
+//!   untouched), where makemap would rewrite the file in place.
+//! - `-c` is accepted and ignored (no libdb cache); `-i` and type `cf` are not supported
+//!   (`cf` is an unknown type, exit 73).
+//! - On a terminal, a long build shows a progress line on stderr (`cli::progress`); it is
+//!   erased before any message and never drawn when stderr is not a terminal.
+//! - The `WARNING: … writable directory` lines makemap prints when run as root are
+//!   reproduced for plain directories; symbolic links inside the directory path are not
+//!   followed for that check.
 
-use std::collections::HashSet;
-use std::io::Read;
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::exit;
+use crate::makemap::{self as mm, Duplicates, ListKind, Options, RulesOpt, c_str};
 use crate::maps::{self, MapError, MapType};
 
-/// sysexits EX_CANTCREAT: the map cannot be created (makemap's status for that).
-const CANTCREAT: i32 = 73;
+/// sysexits EX_CANTCREAT: the map cannot be opened or created.
+pub const CANTCREAT: i32 = 73;
 
-/// Build a map from `key value` lines on standard input.
+/// Build a map from `key value` lines on standard input, like sendmail's makemap.
 ///
 /// The map is written beside the old one and renamed into place; the old file's mtime is
-/// then moved forward so that a running sendmail reopens it. Exit status: 0, 65 when some
-/// lines were rejected (the others are in the map), 73 when the map cannot be created,
-/// 74 on an I/O error.
+/// then moved forward so that a running sendmail reopens it. Exit status: 0, 64 bad
+/// usage, 65 when some lines were rejected (the others are in the map), 66 the sendmail
+/// .cf cannot be read (as root), 73 when the map cannot be opened or created, 74 on an
+/// I/O error.
 #[derive(Debug, Args)]
 pub struct MakemapArgs {
+    /// Read FILE instead of /etc/mail/sendmail.cf for `O TrustedUser` (as root).
+    #[arg(short = 'C', value_name = "FILE")]
+    pub cf_file: Option<PathBuf>,
+    /// Append a NUL byte to every key and every value.
+    #[arg(short = 'N')]
+    pub nul: bool,
+    /// libdb cache size (accepted for compatibility; ignored).
+    #[arg(short = 'c', value_name = "CACHESIZE")]
+    pub cache_size: Option<String>,
+    /// Allow duplicate keys: every record is kept, in input order.
+    #[arg(short = 'd')]
+    pub allow_dups: bool,
+    /// Comment character (default `#`); lines starting with it are skipped.
+    #[arg(short = 'D', value_name = "CHAR", allow_hyphen_values = true)]
+    pub comment: Option<OsString>,
+    /// Store lines without a value, with an empty value.
+    #[arg(short = 'e')]
+    pub allow_empty: bool,
     /// Do not fold keys to lower case.
     #[arg(short = 'f')]
     pub no_fold: bool,
-    /// Map type: btree, hash, dbm or cdb.
-    #[arg(value_name = "TYPE")]
-    pub map_type: MapType,
+    /// List the supported map types and exit.
+    #[arg(short = 'l')]
+    pub list: bool,
+    /// Append to the existing map instead of replacing it.
+    #[arg(short = 'o')]
+    pub append: bool,
+    /// A repeated key replaces the earlier value (default: error, first value kept).
+    #[arg(short = 'r')]
+    pub replace: bool,
+    /// Skip the safety checks (symbolic and hard links).
+    #[arg(short = 's')]
+    pub skip_safety: bool,
+    /// Key/value delimiter (default: any white space).
+    #[arg(short = 't', value_name = "DELIM", allow_hyphen_values = true)]
+    pub delimiter: Option<OsString>,
+    /// Dump the map (`KEY<TAB>VALUE` lines) instead of building it.
+    #[arg(short = 'u')]
+    pub dump: bool,
+    /// Print every record as it is stored.
+    #[arg(short = 'v')]
+    pub verbose: bool,
+    /// Map type: btree, hash, implicit (= hash), dbm or cdb.
+    #[arg(value_name = "TYPE", required_unless_present = "list")]
+    pub map_type: Option<String>,
     /// Map name; the file is NAME.db (btree, hash), NAME.dir + NAME.pag (dbm) or
     /// NAME.cdb (cdb).
-    #[arg(value_name = "NAME")]
-    pub name: PathBuf,
+    #[arg(value_name = "NAME", required_unless_present = "list")]
+    pub name: Option<PathBuf>,
 }
 
-/// A line makemap would reject, with its 1-based number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineError {
-    pub line: usize,
-    pub message: String,
-}
-
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-/// Split `source` into (key, value) pairs by makemap's default rules (module docs), in
-/// input order, first of each key kept; rejected lines are returned beside them.
-pub fn parse_source(source: &[u8], fold: bool) -> (Vec<maps::Record>, Vec<LineError>) {
-    let mut pairs = Vec::new();
-    let mut errors = Vec::new();
-    let mut seen = HashSet::new();
-    let mut lines: Vec<&[u8]> = source.split(|&b| b == b'\n').collect();
-    if source.ends_with(b"\n") || source.is_empty() {
-        lines.pop();
-    }
-    for (i, line) in lines.into_iter().enumerate() {
-        let n = i + 1;
-        if line.is_empty() || line[0] == b'#' {
-            continue;
-        }
-        if is_space(line[0]) {
-            errors.push(LineError {
-                line: n,
-                message: "syntax error (leading space)".into(),
+impl MakemapArgs {
+    /// The same options as makemap's own parser gives.
+    pub fn options(&self) -> Options {
+        let mut warnings = Vec::new();
+        let separator = self
+            .delimiter
+            .as_ref()
+            .and_then(|d| match d.as_bytes().first() {
+                Some(&b) => Some(b),
+                None => {
+                    warnings.push("Invalid separator\n".to_string());
+                    None
+                }
             });
-            continue;
+        Options {
+            cf_file: self.cf_file.clone().map(PathBuf::into_os_string),
+            cache_size: self.cache_size.clone(),
+            fallback: None,
+            rules: RulesOpt {
+                comment: self
+                    .comment
+                    .as_ref()
+                    .map(|c| c.as_bytes().first().copied().unwrap_or(0)),
+                separator,
+                no_fold: self.no_fold,
+                nul: self.nul,
+                allow_empty: self.allow_empty,
+            },
+            duplicates: if self.allow_dups {
+                Duplicates::Keep
+            } else if self.replace {
+                Duplicates::Replace
+            } else {
+                Duplicates::Reject
+            },
+            append: self.append,
+            skip_safety: self.skip_safety,
+            dump: self.dump,
+            verbose: self.verbose,
+            list: self.list.then_some(ListKind::Plain),
+            warnings,
+            map_type: self.map_type.clone().unwrap_or_default(),
+            name: self
+                .name
+                .clone()
+                .map(PathBuf::into_os_string)
+                .unwrap_or_default(),
         }
-        let kend = line.iter().position(|&b| is_space(b)).unwrap_or(line.len());
-        let mut key = line[..kend].to_vec();
-        if fold {
-            key.make_ascii_lowercase();
-        }
-        let rest = &line[kend..];
-        let vstart = rest
-            .iter()
-            .position(|&b| !is_space(b))
-            .unwrap_or(rest.len());
-        let value = &rest[vstart..];
-        if value.is_empty() {
-            errors.push(LineError {
-                line: n,
-                message: format!("no RHS for LHS {}", String::from_utf8_lossy(&key)),
-            });
-            continue;
-        }
-        if !seen.insert(key.clone()) {
-            errors.push(LineError {
-                line: n,
-                message: format!("key {}: duplicate key", String::from_utf8_lossy(&key)),
-            });
-            continue;
-        }
-        pairs.push((key, value.to_vec()));
-    }
-    (pairs, errors)
-}
-
-fn status_of(e: &MapError) -> i32 {
-    match e {
-        MapError::Unsupported { .. } | MapError::NotRegular { .. } => CANTCREAT,
-        MapError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-            CANTCREAT
-        }
-        _ => exit::IOERR,
     }
 }
 
+/// `cfmap makemap …`: messages prefixed `cfmap:`.
 pub fn run(a: MakemapArgs) -> i32 {
+    let o = a.options();
+    execute(
+        &o,
+        "cfmap",
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+/// Whether argv[0] names makemap (its file name is `makemap`): the multicall entry.
+pub fn is_makemap_argv0(argv0: &OsStr) -> bool {
+    Path::new(argv0).file_name() == Some(OsStr::new("makemap"))
+}
+
+/// The binary started as `makemap`: makemap's own parser, messages and exit codes.
+pub fn multicall(args: Vec<OsString>) -> i32 {
+    let argv0 = args
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "makemap".into());
+    let prog = Path::new(&argv0)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "makemap".into());
+    let mut err = std::io::stderr().lock();
+    match mm::parse_args(&argv0, args.get(1..).unwrap_or(&[])) {
+        Err(e) => {
+            let _ = err.write_all(e.message.as_bytes());
+            let _ = err.write_all(mm::usage(&prog).as_bytes());
+            exit::USAGE
+        }
+        Ok(o) => execute(
+            &o,
+            &prog,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout().lock(),
+            &mut err,
+        ),
+    }
+}
+
+/// The effective user id, from /proc/self/status (0 when it cannot be read is wrong;
+/// assume an ordinary user then).
+fn euid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
+
+fn egid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Gid:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
+
+fn reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// `O TrustedUser=…` of a sendmail .cf, as makemap reads it: a number, or a user name
+/// looked up in /etc/passwd. `Err` is the warning makemap prints for an unknown user.
+fn trusted_uid(cf: &[u8]) -> Result<Option<u32>, String> {
+    let mut found = Ok(None);
+    for line in cf.split(|&b| b == b'\n') {
+        let Some(b) = line.strip_prefix(b"O") else {
+            continue;
+        };
+        if b.len() < 12 || !b[..12].eq_ignore_ascii_case(b" TrustedUser") {
+            continue;
+        }
+        if b.get(12).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let Some(eq) = b.iter().position(|&c| c == b'=') else {
+            continue;
+        };
+        let v = &b[eq + 1..];
+        let v = &v[v
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(v.len())..];
+        if v.first().is_some_and(u8::is_ascii_digit) {
+            let digits: String = v
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .map(|&c| c as char)
+                .collect();
+            found = Ok(digits.parse().ok());
+            continue;
+        }
+        let name = String::from_utf8_lossy(v).into_owned();
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        found = passwd
+            .lines()
+            .find_map(|l| {
+                let mut f = l.split(':');
+                (f.next()? == name).then(|| f.nth(1)?.parse().ok())?
+            })
+            .map(Some)
+            .ok_or_else(|| format!("TrustedUser: unknown user {name}\n"));
+    }
+    found
+}
+
+/// The `WARNING: World|Group writable directory D` lines makemap (run as root) prints for
+/// each directory on the way to `file` that others may write.
+fn dir_warnings(file: &Path) -> Vec<String> {
+    let bytes = file.as_os_str().as_bytes();
+    let dir: &[u8] = match bytes.iter().rposition(|&b| b == b'/') {
+        None => b".",
+        Some(0) => b"/",
+        Some(i) => &bytes[..i],
+    };
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    for (i, &b) in dir.iter().enumerate() {
+        if b == b'/' {
+            prefixes.push(if i == 0 { &dir[..1] } else { &dir[..i] });
+        }
+    }
+    prefixes.push(dir);
+    prefixes.dedup();
+    let mut out = Vec::new();
+    for p in prefixes {
+        if p.ends_with(b"/.") || p.ends_with(b"/..") {
+            continue;
+        }
+        let Ok(m) = std::fs::symlink_metadata(OsStr::from_bytes(p)) else {
+            break;
+        };
+        if m.file_type().is_symlink() {
+            continue;
+        }
+        if m.mode() & 0o022 != 0 {
+            out.push(format!(
+                "WARNING: {} writable directory {}\n",
+                if m.mode() & 0o002 != 0 {
+                    "World"
+                } else {
+                    "Group"
+                },
+                String::from_utf8_lossy(p)
+            ));
+        }
+    }
+    out
+}
+
+/// Whether user `uid`/`gid` may do `want` (3 bits: rwx) on a file of metadata `m`, by
+/// the mode bits alone, as sendmail's safefile() decides (root included).
+fn mode_allows(m: &std::fs::Metadata, uid: u32, gid: u32, want: u32) -> bool {
+    let bits = if m.uid() == uid {
+        m.mode() >> 6
+    } else if m.gid() == gid {
+        m.mode() >> 3
+    } else {
+        m.mode()
+    };
+    bits & want == want
+}
+
+/// makemap's safety checks on one map file (safefile with makemap's flags): `Err` is the
+/// reason printed after `error opening type T map NAME: `. May follow a symbolic link
+/// (with `-s`): the file to write is returned.
+fn check_file(file: &Path, o: &Options, uid: u32, gid: u32) -> Result<PathBuf, String> {
+    let meta = if o.skip_safety {
+        std::fs::metadata(file)
+    } else {
+        std::fs::symlink_metadata(file)
+    };
+    match meta {
+        Ok(m) => {
+            if m.file_type().is_symlink() {
+                return Err("Symbolic links not allowed".into());
+            }
+            if !m.file_type().is_file() {
+                return Err("Regular files only".into());
+            }
+            if m.nlink() != 1 && !o.skip_safety {
+                return Err("Hard links not allowed".into());
+            }
+            let want = if o.dump { 4 } else { 6 };
+            if uid != 0 && !mode_allows(&m, uid, gid, want) {
+                return Err("Permission denied".into());
+            }
+            if o.skip_safety {
+                std::fs::canonicalize(file).map_err(|e| reason(&e))
+            } else {
+                Ok(file.to_path_buf())
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !o.dump && !o.append => {
+            let bytes = file.as_os_str().as_bytes();
+            let dir = match bytes.iter().rposition(|&b| b == b'/') {
+                None => Path::new("."),
+                Some(0) => Path::new("/"),
+                Some(i) => Path::new(OsStr::from_bytes(&bytes[..i])),
+            };
+            let d = std::fs::metadata(dir).map_err(|e| reason(&e))?;
+            if !d.is_dir() {
+                return Err("Not a directory".into());
+            }
+            if !mode_allows(&d, uid, gid, 3) {
+                return Err("Permission denied".into());
+            }
+            Ok(file.to_path_buf())
+        }
+        Err(e) => Err(reason(&e)),
+    }
+}
+
+/// Run makemap with options `o`; `prog` prefixes the messages (`makemap` or `cfmap`).
+pub fn execute(
+    o: &Options,
+    prog: &str,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let code = execute_inner(o, prog, input, out, err);
+    let _ = out.flush();
+    let _ = err.flush();
+    code
+}
+
+fn execute_inner(
+    o: &Options,
+    prog: &str,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    for w in &o.warnings {
+        let _ = err.write_all(w.as_bytes());
+    }
+    if let Some(kind) = o.list {
+        let _ = out.write_all(mm::type_list(kind).as_bytes());
+        return exit::OK;
+    }
+    let (uid, gid) = (euid(), egid());
+    let name = Path::new(&o.name);
+    let shown = name.display().to_string();
+
+    // As root makemap reads the .cf for O TrustedUser, and gives the map to that user.
+    let mut trusted = None;
+    if uid == 0 {
+        let cf = o
+            .cf_file
+            .clone()
+            .unwrap_or_else(|| OsString::from("/etc/mail/sendmail.cf"));
+        match std::fs::read(&cf) {
+            Err(e) => {
+                let _ = writeln!(err, "{prog}: {}: {}", Path::new(&cf).display(), reason(&e));
+                return exit::NOINPUT;
+            }
+            Ok(text) => match trusted_uid(&text) {
+                Ok(t) => trusted = t.filter(|&t| t != 0),
+                Err(w) => {
+                    let _ = err.write_all(w.as_bytes());
+                }
+            },
+        }
+    }
+
+    let open_error = |err: &mut dyn Write, why: &str| {
+        let _ = writeln!(
+            err,
+            "{prog}: error opening type {} map {shown}: {why}",
+            o.map_type
+        );
+        CANTCREAT
+    };
+    let ty: MapType = match o.map_type.as_str() {
+        "btree" | "hash" | "implicit" | "dbm" | "cdb" => o.map_type.parse().expect("known type"),
+        _ => return open_error(err, "Unknown database type"),
+    };
+
+    // Safety checks, as makemap's safefile() (printed once per check, twice on success).
+    let files = ty.files(name);
+    let warnings = if uid == 0 {
+        dir_warnings(&files[0])
+    } else {
+        Vec::new()
+    };
+    let say_warnings = |err: &mut dyn Write| {
+        for w in &warnings {
+            let _ = err.write_all(w.as_bytes());
+        }
+    };
+    say_warnings(err);
+    let mut targets = Vec::new();
+    for f in &files {
+        match check_file(f, o, uid, gid) {
+            Ok(t) => targets.push(t),
+            Err(why) => return open_error(err, &why),
+        }
+    }
+    say_warnings(err);
+
+    // With -s a symbolic link was resolved: build under the target's name.
+    let target_name: PathBuf = if targets[0] != files[0] {
+        match ty {
+            MapType::Dbm => name.to_path_buf(),
+            _ => targets[0].clone(),
+        }
+    } else {
+        name.to_path_buf()
+    };
+
+    if o.dump {
+        return dump(o, ty, &target_name, prog, &shown, out, err);
+    }
+
+    // A progress line on a terminal for long builds (never when stderr is redirected);
+    // it is erased for good before the first message.
+    let total = std::fs::metadata("/proc/self/fd/0")
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let mut progress = super::progress::Progress::new(total);
     let mut source = Vec::new();
-    if let Err(e) = std::io::stdin().lock().read_to_end(&mut source) {
-        eprintln!("cfmap: standard input: {e}");
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                source.extend_from_slice(&buf[..n]);
+                progress.tick(source.len() as u64, 0);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                progress.finish();
+                let _ = writeln!(err, "{prog}: {shown}: standard input: {}", reason(&e));
+                return exit::IOERR;
+            }
+        }
+    }
+
+    // (key, value, line) in map order; index: key -> position of its first record.
+    let mut records: Vec<(Vec<u8>, Vec<u8>, u32)> = Vec::new();
+    let mut index: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+    if o.append {
+        let old = match maps::open(ty, &target_name) {
+            Ok(m) => m,
+            Err(e) => return open_error(err, &open_reason(&e)),
+        };
+        for r in old.iter() {
+            match r {
+                Ok((k, v)) => {
+                    index.entry(k.clone()).or_insert(records.len());
+                    records.push((k, v, 0));
+                }
+                Err(e) => return open_error(err, &open_reason(&e)),
+            }
+        }
+    }
+
+    let mut status = exit::OK;
+    let can_dup = ty == MapType::Cdb;
+    for (n, item) in mm::Lines::new(&source, o.rules.rules()) {
+        progress.tick(source.len() as u64, records.len() as u64);
+        let rec = match item {
+            Ok(r) => r,
+            Err(e) => {
+                progress.finish(); // messages win over the progress line
+                let _ = err.write_all(
+                    &[
+                        format!("{prog}: {shown}: line {n}: ").as_bytes(),
+                        &e.message(),
+                        b"\n",
+                    ]
+                    .concat(),
+                );
+                status = exit::DATAERR;
+                continue;
+            }
+        };
+        if o.verbose {
+            let _ = out.write_all(
+                &[
+                    &b"key=`"[..],
+                    c_str(&rec.key),
+                    b"', val=`",
+                    c_str(&rec.value),
+                    b"'\n",
+                ]
+                .concat(),
+            );
+        }
+        match (index.get(&rec.key), o.duplicates) {
+            (None, _) => {
+                index.insert(rec.key.clone(), records.len());
+                records.push((rec.key, rec.value, n));
+            }
+            (Some(&i), Duplicates::Replace) => records[i].1 = rec.value,
+            (Some(_), Duplicates::Keep) if can_dup => records.push((rec.key, rec.value, n)),
+            (Some(_), Duplicates::Keep) => {
+                progress.finish();
+                let _ = err.write_all(
+                    &[
+                        format!("{prog}: {shown}: line {n}: key ").as_bytes(),
+                        c_str(&rec.key),
+                        format!(": duplicate keys (-d) are not supported for type {ty} yet\n")
+                            .as_bytes(),
+                    ]
+                    .concat(),
+                );
+                return CANTCREAT;
+            }
+            (Some(_), Duplicates::Reject) => {
+                progress.finish();
+                let _ = err.write_all(
+                    &[
+                        format!("{prog}: {shown}: line {n}: key ").as_bytes(),
+                        c_str(&rec.key),
+                        b": duplicate key\n",
+                    ]
+                    .concat(),
+                );
+                status = exit::DATAERR;
+            }
+        }
+    }
+
+    let mut builder = match maps::builder(ty, &target_name) {
+        Ok(b) => b,
+        Err(e) => return open_error(err, &map_reason(&e)),
+    };
+    for (k, v, n) in &records {
+        if let Err(e) = builder.insert(k, v) {
+            progress.finish();
+            let _ = err.write_all(
+                &[
+                    format!("{prog}: {shown}: line {n}: key ").as_bytes(),
+                    c_str(k),
+                    format!(": put error: {}\n", map_reason(&e)).as_bytes(),
+                ]
+                .concat(),
+            );
+            status = exit::IOERR;
+        }
+    }
+    progress.finish();
+    // Readers that lock the map (sendmail: a shared flock per lookup) wait for the swap.
+    let lock = match ty {
+        MapType::Dbm => None, // replace_pair takes the .pag lock itself
+        _ => maps::commit::lock_pag(&ty.files(&target_name)[0], true)
+            .ok()
+            .flatten(),
+    };
+    let committed = builder.commit();
+    drop(lock);
+    match committed {
+        Ok(()) => {}
+        Err(MapError::OldNotNotified { .. }) => {}
+        Err(e) => {
+            return match &e {
+                MapError::Io { source, .. }
+                    if matches!(
+                        source.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                    ) =>
+                {
+                    open_error(err, &map_reason(&e))
+                }
+                MapError::NotRegular { .. } => open_error(err, "Regular files only"),
+                _ => {
+                    let _ = writeln!(err, "{prog}: close({shown}): {}", map_reason(&e));
+                    exit::IOERR
+                }
+            };
+        }
+    }
+    if let Some(t) = trusted {
+        for f in ty.files(&target_name) {
+            if let Err(e) = std::os::unix::fs::chown(&f, Some(t), None) {
+                let _ = write!(
+                    err,
+                    "WARNING: ownership change on {shown} failed {}",
+                    reason(&e)
+                );
+            }
+        }
+    }
+    status
+}
+
+/// Why an existing map cannot be opened (`-u`, `-o`), as makemap says it: libdb
+/// answers EINVAL for a file that is not a database of the type asked for.
+fn open_reason(e: &MapError) -> String {
+    match e {
+        MapError::Cdb { .. } | MapError::Format { .. } => "Invalid argument".into(),
+        e => map_reason(e),
+    }
+}
+
+/// An error's reason without the file name (makemap names the map itself).
+fn map_reason(e: &MapError) -> String {
+    match e {
+        MapError::Io { source, .. } => reason(source),
+        e => {
+            let s = e.to_string();
+            let p = format!("{}: ", e.path().display());
+            s.strip_prefix(&p).map(str::to_string).unwrap_or(s)
+        }
+    }
+}
+
+fn dump(
+    o: &Options,
+    ty: MapType,
+    name: &Path,
+    prog: &str,
+    shown: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    // implicit: the first type that opens, as smdb_open_database tries them.
+    let map = match maps::open(ty, name) {
+        Ok(m) => Ok(m),
+        Err(e) if o.map_type == "implicit" && !e.is_not_found() => {
+            maps::open(MapType::Btree, name).map_err(|_| e)
+        }
+        Err(e) => Err(e),
+    };
+    let map = match map {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "{prog}: error opening type {} map {shown}: {}",
+                o.map_type,
+                open_reason(&e)
+            );
+            return CANTCREAT;
+        }
+    };
+    let sep = o.rules.separator.unwrap_or(b'\t');
+    let mut w = std::io::BufWriter::new(out);
+    for r in map.iter() {
+        match r {
+            Ok((k, v)) => {
+                if w.write_all(&[c_str(&k), &[sep], c_str(&v), b"\n"].concat())
+                    .is_err()
+                {
+                    return exit::IOERR;
+                }
+            }
+            Err(e) => {
+                let _ = w.flush();
+                let _ = writeln!(err, "{prog}: {shown}: {}", map_reason(&e));
+                return exit::DATAERR;
+            }
+        }
+    }
+    if w.flush().is_err() {
         return exit::IOERR;
     }
-    let (pairs, errors) = parse_source(&source, !a.no_fold);
-    let name = a.name.display();
-    for e in &errors {
-        eprintln!("cfmap: {name}: line {}: {}", e.line, e.message);
-    }
-    let result = maps::builder(a.map_type, &a.name).and_then(|mut b| {
-        for (k, v) in &pairs {
-            b.insert(k, v)?;
-        }
-        b.commit()
-    });
-    match result {
-        Err(e) => {
-            eprintln!("cfmap: {e}");
-            status_of(&e)
-        }
-        Ok(()) if errors.is_empty() => exit::OK,
-        Ok(()) => exit::DATAERR,
-    }
+    exit::OK
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn pairs(src: &[u8], fold: bool) -> Vec<(String, String)> {
-        parse_source(src, fold)
-            .0
-            .into_iter()
-            .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
-            .collect()
+    fn run_opts(args: &[&str], stdin: &[u8]) -> (String, String, i32) {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let o = mm::parse_args("makemap", &args).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = execute(&o, "makemap", &mut &stdin[..], &mut out, &mut err);
+        // As root, the temporary directory's parents (/tmp) draw makemap's warnings.
+        let err: String = String::from_utf8_lossy(&err)
+            .lines()
+            .filter(|l| !l.starts_with("WARNING: "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        (String::from_utf8_lossy(&out).into_owned(), err, code)
     }
 
     #[test]
-    fn makemap_line_rules() {
-        let src =
-            b"# comment\n\nKey\tValue  with  blanks \nb  c\r\nnovalue\n lead x\nk#x y\nlast z";
-        let (p, e) = parse_source(src, true);
+    fn trusted_user_lines() {
+        assert_eq!(trusted_uid(b"O TrustedUser=123\n"), Ok(Some(123)));
+        assert_eq!(trusted_uid(b"O TrustedUser= root\n"), Ok(Some(0)));
+        assert_eq!(trusted_uid(b"O TrustedUsers=5\nOX\n"), Ok(None));
         assert_eq!(
-            pairs(src, true),
-            [
-                ("key".into(), "Value  with  blanks ".into()),
-                ("b".into(), "c\r".into()),
-                ("k#x".into(), "y".into()),
-                ("last".into(), "z".into()),
-            ]
-        );
-        assert_eq!(p.len(), 4);
-        assert_eq!(
-            e,
-            [
-                LineError {
-                    line: 5,
-                    message: "no RHS for LHS novalue".into()
-                },
-                LineError {
-                    line: 6,
-                    message: "syntax error (leading space)".into()
-                },
-            ]
+            trusted_uid(b"O TrustedUser=no-such-user-xyz\n"),
+            Err("TrustedUser: unknown user no-such-user-xyz\n".into())
         );
     }
 
     #[test]
-    fn folding_and_duplicates() {
-        let src = b"A@B.example one\na@b.example two\nC x\n";
+    fn warnings_name_each_writable_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let gw = d.path().join("gw");
+        std::fs::create_dir(&gw).unwrap();
+        std::fs::set_permissions(&gw, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let w = dir_warnings(&gw.join("m.db"));
         assert_eq!(
-            pairs(src, true),
-            [
-                ("a@b.example".into(), "one".into()),
-                ("c".into(), "x".into())
-            ]
+            w.last().unwrap(),
+            &format!("WARNING: Group writable directory {}\n", gw.display())
         );
-        let (_, e) = parse_source(src, true);
-        assert_eq!(e[0].line, 2);
-        assert_eq!(e[0].message, "key a@b.example: duplicate key");
-        assert_eq!(pairs(src, false).len(), 3);
+    }
+
+    #[test]
+    fn cdb_build_dump_and_dups() {
+        let d = tempfile::tempdir().unwrap();
+        let name = d.path().join("m");
+        let n = name.to_str().unwrap();
+        let (_, err, code) = run_opts(&["-d", "cdb", n], b"k 1\nK 2\n");
+        assert_eq!((err.as_str(), code), ("", 0));
+        let (out, _, code) = run_opts(&["-u", "-t:", "cdb", n], b"");
+        assert_eq!((out.as_str(), code), ("k:1\nk:2\n", 0));
+        let (_, err, code) = run_opts(&["-d", "dbm", n], b"k 1\nK 2\n");
+        assert_eq!(code, 73, "{err}");
+        assert!(err.contains("line 2: key k: duplicate keys (-d)"), "{err}");
+        assert!(!d.path().join("m.dir").exists());
     }
 }

@@ -4,8 +4,11 @@
 
 pub mod compile;
 pub mod dump;
+pub mod generate;
 pub mod lint;
 pub mod makemap;
+pub mod progress;
+pub mod query;
 
 use std::path::Path;
 
@@ -20,16 +23,66 @@ pub mod exit {
     pub const DATAERR: i32 = 65;
     pub const NOINPUT: i32 = 66;
     pub const SOFTWARE: i32 = 70;
+    /// The map cannot be opened or created (makemap's EX_CANTCREAT).
+    pub const CANTCREAT: i32 = 73;
     pub const IOERR: i32 = 74;
 }
 
 /// cfmap: the sendmail configuration toolkit.
 #[derive(Debug, Parser)]
-#[command(name = "cfmap", version, about, propagate_version = true)]
+#[command(
+    name = "cfmap",
+    version,
+    about,
+    long_about = CFMAP_LONG_ABOUT,
+    after_long_help = CFMAP_AFTER_HELP,
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+const CFMAP_LONG_ABOUT: &str = "\
+cfmap reads a sendmail(8) configuration file (sendmail.cf) byte for byte the way \
+sendmail 8.17 reads it: CR LF line ends, continuation lines, the OperatorChars \
+tokenizer, macros, classes, K map declarations, mailers and rulesets. It compiles the \
+file into an intermediate form and can check it for mistakes that sendmail would reject \
+while loading the file, or would accept and then silently misread. It also builds, \
+dumps and queries sendmail's map files (Berkeley DB btree and hash, sdbm, cdb) as \
+makemap(8) does.";
+
+/// The rest of `cfmap --help` and of cfmap(1).
+const CFMAP_AFTER_HELP: &str = "\
+EXIT STATUS:
+  The exit statuses are those of sysexits.h, as makemap(8) and sendmail use them:
+
+  0    Success.
+  1    cfmap lint found errors (or warnings, with --deny warnings); cfmap query did
+       not find a key.
+  64   Usage error: an unknown command or option, a missing argument, an unknown rule
+       name.
+  65   A map is damaged, or makemap input lines were rejected.
+  66   An input file or map cannot be read.
+  73   A map cannot be created, or its type is not supported.
+  74   Output cannot be written.
+
+ENVIRONMENT:
+  NO_COLOR   When set, the human output of cfmap lint is not coloured unless
+             --color always is given.
+
+FILES:
+  A relative map path on a K line (Kjunkmail btree maps/junkmail) is resolved from the current directory, as sendmail resolves it from its own.
+
+EXAMPLES:
+  Check a configuration, then look at its compiled rulesets:
+
+    cfmap lint /etc/mail/sendmail.cf
+    cfmap compile -C /etc/mail/sendmail.cf | less
+
+SEE ALSO:
+  cfmap-lint(1), cfmap-compile(1), cfmap-makemap(1), cfmap-dump(1), cfmap-query(1),
+  sendmail(8), makemap(8)";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -37,6 +90,9 @@ pub enum Command {
     Compile(compile::CompileArgs),
     Makemap(makemap::MakemapArgs),
     Dump(dump::DumpArgs),
+    Query(query::QueryArgs),
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 /// Run a parsed command line; returns the exit code.
@@ -46,6 +102,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Compile(a) => compile::run(a),
         Command::Makemap(a) => makemap::run(a),
         Command::Dump(a) => dump::run(a),
+        Command::Query(a) => query::run(a),
+        Command::Generate(a) => generate::run(a),
     }
 }
 
@@ -55,6 +113,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // Started as `makemap` (a symlink): makemap's own command line and messages.
+    if args.first().is_some_and(|a| makemap::is_makemap_argv0(a)) {
+        return makemap::multicall(args);
+    }
     match Cli::try_parse_from(args) {
         Ok(cli) => run(cli),
         Err(e) => {

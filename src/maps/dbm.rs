@@ -105,13 +105,16 @@ impl Builder for DbmBuilder {
     fn commit(self: Box<Self>) -> Result<(), MapError> {
         let DbmBuilder { dir, pag, pairs } = *self;
         commit::replace_pair(&dir, &pag, NEW_MODE, |dtmp, ptmp| {
-            // The temporaries exist and are empty: a valid empty sdbm pair.
-            let mut db = Sdbm::open(dtmp, ptmp, true).map_err(|e| sdbm_error(ptmp, e))?;
+            // Built in memory and written once: a file database writes every page
+            // through as it changes, a system call or two per store. The commit
+            // fsyncs both temporaries.
+            let mut db =
+                Sdbm::from_bytes(Vec::new(), Vec::new()).map_err(|e| sdbm_error(ptmp, e))?;
             for (k, v) in &pairs {
                 db.store(k, v, StoreMode::Replace)
                     .map_err(|e| sdbm_error(ptmp, e))?;
             }
-            db.sync().map_err(|e| sdbm_error(ptmp, e))
+            db.write_files(dtmp, ptmp).map_err(|e| sdbm_error(ptmp, e))
         })
     }
 }

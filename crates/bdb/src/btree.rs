@@ -71,7 +71,6 @@
 //! one at each step, the leaf chain and overflow chains are checked for loops, and no
 //! allocation is larger than the file. Problems are [`Error::Corrupt`].
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -466,7 +465,9 @@ impl Iterator for Iter<'_> {
 #[derive(Clone, Debug)]
 pub struct Builder {
     page_size: u32,
-    pairs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// In insertion order, repeats included; sorted and deduplicated by `build` (one
+    /// sort is much cheaper than a `BTreeMap` insert per pair).
+    pairs: crate::pairs::Pairs,
 }
 
 impl Default for Builder {
@@ -488,7 +489,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             page_size: DEFAULT_PAGE_SIZE,
-            pairs: BTreeMap::new(),
+            pairs: Default::default(),
         }
     }
 
@@ -501,12 +502,12 @@ impl Builder {
 
     /// Add a pair; a later insert of the same key replaces the earlier value.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) {
-        self.pairs.insert(key.to_vec(), value.to_vec());
+        self.pairs.push(key, value);
     }
 
-    /// Number of distinct keys.
+    /// Number of distinct keys (counted: this sorts the keys).
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        self.pairs.distinct_len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -535,7 +536,7 @@ impl Builder {
         }
         let psz = ps as usize;
         let ovfl = overflow_size(ps);
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> = self.pairs.into_iter().collect();
+        let pairs = self.pairs.sorted_last_wins();
         for (k, v) in &pairs {
             for (what, b) in [("key", k), ("value", v)] {
                 if b.len() > u32::MAX as usize {

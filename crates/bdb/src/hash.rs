@@ -711,8 +711,9 @@ impl Iterator for Iter<'_> {
 pub struct Builder {
     page_size: u32,
     nelem_hint: u32,
-    index: HashMap<Vec<u8>, usize>,
-    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// In insertion order, repeats included; `write_to` sorts them and keeps the last
+    /// value of a repeated key (cheaper than a hash-map lookup per insert).
+    pairs: crate::pairs::Pairs,
 }
 
 impl Default for Builder {
@@ -747,8 +748,7 @@ impl Builder {
         Builder {
             page_size: DEFAULT_PAGE_SIZE,
             nelem_hint: MAKEMAP_NELEM,
-            index: HashMap::new(),
-            pairs: Vec::new(),
+            pairs: Default::default(),
         }
     }
 
@@ -767,17 +767,12 @@ impl Builder {
 
     /// Adds a pair; a later insert of the same key replaces the value.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) {
-        if let Some(&i) = self.index.get(key) {
-            self.pairs[i].1 = value.to_vec();
-        } else {
-            self.index.insert(key.to_vec(), self.pairs.len());
-            self.pairs.push((key.to_vec(), value.to_vec()));
-        }
+        self.pairs.push(key, value);
     }
 
-    /// Number of distinct keys.
+    /// Number of distinct keys (counted: this sorts the keys).
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        self.pairs.distinct_len()
     }
 
     /// Whether no pair was inserted.
@@ -797,8 +792,7 @@ impl Builder {
         let ps = ps as usize;
         let big = ps / 4;
         let room = ps - HDR;
-        let mut pairs = self.pairs;
-        drop(self.index);
+        let pairs = self.pairs.sorted_last_wins();
         for (k, v) in &pairs {
             for (what, len) in [("key", k.len()), ("value", v.len())] {
                 if u32::try_from(len).is_err() {
@@ -810,9 +804,8 @@ impl Builder {
                 }
             }
         }
-        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let isize = |len: usize| if len > big { HOFFPAGE_SIZE } else { len + 1 };
-        let cost = |p: &(Vec<u8>, Vec<u8>)| 4 + isize(p.0.len()) + isize(p.1.len());
+        let cost = |p: &(&[u8], &[u8])| 4 + isize(p.0.len()) + isize(p.1.len());
         let total: u64 = pairs.iter().map(|p| cost(p) as u64).sum();
         // About 70 % fill on average keeps chains rare.
         let want = total.div_ceil(room as u64 * 7 / 10).max(2);
@@ -828,7 +821,7 @@ impl Builder {
         let mask = nb - 1;
         let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); nb as usize];
         for (i, p) in pairs.iter().enumerate() {
-            buckets[(hash(&p.0) & mask) as usize].push(i);
+            buckets[(hash(p.0) & mask) as usize].push(i);
         }
         // Page 0 is the meta page, bucket b is page 1 + b.
         let mut plan: Vec<Plan> = Vec::with_capacity(nb as usize + 1);
@@ -925,7 +918,7 @@ impl Builder {
                     pairs: members,
                 } => {
                     let mut members = members.clone();
-                    members.sort_unstable_by(|&a, &b| pairs[a].0.cmp(&pairs[b].0));
+                    members.sort_unstable_by(|&a, &b| pairs[a].0.cmp(pairs[b].0));
                     let mut top = ps;
                     let mut slot = HDR;
                     for &i in &members {
@@ -1000,13 +993,7 @@ fn header(buf: &mut [u8], pgno: u32, prev: u32, next: u32, entries: u16, hf: u16
 }
 
 /// The meta page for `nb` buckets on pages 1 … nb.
-fn meta_page(
-    ps: usize,
-    last_pgno: u32,
-    nb: u32,
-    nelem: u32,
-    pairs: &[(Vec<u8>, Vec<u8>)],
-) -> Vec<u8> {
+fn meta_page(ps: usize, last_pgno: u32, nb: u32, nelem: u32, pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
     let mut m = vec![0u8; ps];
     put32(&mut m, 4, 1);
     put32(&mut m, 12, HASH_MAGIC);

@@ -5,4 +5,5 @@ pub mod btree;
 pub mod error;
 pub mod hash;
 pub mod page;
+mod pairs;
 pub use error::{Error, Result};

@@ -1,0 +1,74 @@
+//! Pairs collected by a builder before it writes: every key and value in one buffer, so a
+//! million inserts cost no million allocations, and one stable sort orders them.
+
+/// Key/value pairs in insertion order, repeats included.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Pairs {
+    data: Vec<u8>,
+    /// (offset of the key in `data`, key length, value length); the value follows the key.
+    items: Vec<(usize, usize, usize)>,
+}
+
+impl Pairs {
+    pub(crate) fn push(&mut self, key: &[u8], value: &[u8]) {
+        self.items.push((self.data.len(), key.len(), value.len()));
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn pair(&self, &(at, k, v): &(usize, usize, usize)) -> (&[u8], &[u8]) {
+        (&self.data[at..at + k], &self.data[at + k..at + k + v])
+    }
+
+    /// Number of distinct keys.
+    pub(crate) fn distinct_len(&self) -> usize {
+        let mut keys: Vec<&[u8]> = self.items.iter().map(|i| self.pair(i).0).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.len()
+    }
+
+    /// The pairs sorted by key (byte-wise, libdb's default), keeping only the value
+    /// inserted last for a repeated key.
+    pub(crate) fn sorted_last_wins(&self) -> Vec<(&[u8], &[u8])> {
+        let mut pairs: Vec<(&[u8], &[u8])> = self.items.iter().map(|i| self.pair(i)).collect();
+        // Stable: equal keys stay in insertion order, so the last of a run is the latest.
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        pairs.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
+            }
+            same
+        });
+        pairs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_insert_wins_and_order_is_bytewise() {
+        let mut p = Pairs::default();
+        p.push(b"b", b"1");
+        p.push(b"a", b"2");
+        p.push(b"b", b"3");
+        p.push(b"\xff", b"4");
+        assert_eq!(p.distinct_len(), 3);
+        let s = p.sorted_last_wins();
+        assert_eq!(
+            s,
+            [
+                (&b"a"[..], &b"2"[..]),
+                (&b"b"[..], &b"3"[..]),
+                (&b"\xff"[..], &b"4"[..])
+            ]
+        );
+    }
+}

@@ -1,0 +1,79 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_cfmap_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_cfmap_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_cfmap_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_cfmap_using_subcommand
+    set -l cmd (__fish_cfmap_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c cfmap -n "__fish_cfmap_needs_command" -s h -l help -d 'Print help'
+complete -c cfmap -n "__fish_cfmap_needs_command" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "lint" -d 'Check .cf files for mistakes sendmail would reject or silently misread'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "compile" -d 'Compile a .cf file and print its rulesets, rules and maps'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "makemap" -d 'Build a map from `key value` lines on standard input, like sendmail\'s makemap'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "dump" -d 'Print every record of a map as `KEY<TAB>VALUE` lines, like `makemap -u`'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "query" -d 'Look keys up in a map and print their values, like `postmap -q`'
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l format -d 'Output format (see OUTPUT FORMATS below)' -r -f -a "human\t'Reports with source snippets'
+short\t'`file:line:col: severity[rule]: message`'
+json\t'One JSON array'
+github\t'GitHub Actions workflow commands'"
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l deny -d 'Also fail (exit 1) on findings of this severity' -r -f -a "warnings\t'Warnings fail too'
+info\t'Warnings and info findings fail too'"
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l base-dir -d 'Directory relative map paths are resolved from, as sendmail\'s current directory (default: the current directory)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l explain -d 'Print a rule\'s documentation and exit' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l hostname -d 'Host name for `$j`, `$w`, `$m` (default: this machine\'s)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l color -d 'Colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l check-files -d 'Look at map and class files on disk (missing-map-file, stale-map)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l list-rules -d 'List the rules with their severities and exit'
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand compile" -s C -d 'The configuration file (required)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand compile" -l emit -d 'Output form' -r -f -a "ir\t'Stable text'
+json\t'JSON'"
+complete -c cfmap -n "__fish_cfmap_using_subcommand compile" -l hostname -d 'Host name for `$j`, `$w`, `$m` (default: this machine\'s)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand compile" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand compile" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s C -d 'Read FILE instead of /etc/mail/sendmail.cf for `O TrustedUser` (as root)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s c -d 'libdb cache size (accepted for compatibility; ignored)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s D -d 'Comment character (default `#`); lines starting with it are skipped' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s t -d 'Key/value delimiter (default: any white space)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s N -d 'Append a NUL byte to every key and every value'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s d -d 'Allow duplicate keys: every record is kept, in input order'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s e -d 'Store lines without a value, with an empty value'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s f -d 'Do not fold keys to lower case'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s l -d 'List the supported map types and exit'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s o -d 'Append to the existing map instead of replacing it'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s r -d 'A repeated key replaces the earlier value (default: error, first value kept)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s s -d 'Skip the safety checks (symbolic and hard links)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s u -d 'Dump the map (`KEY<TAB>VALUE` lines) instead of building it'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s v -d 'Print every record as it is stored'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand makemap" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand dump" -s t -d 'Print this byte between key and value instead of a TAB (as `makemap -u -t C`)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand dump" -s N -d 'Accepted for makemap compatibility; no effect (the trailing NUL is never printed)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand dump" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand dump" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand query" -s f -d 'Do not fold keys to lower case (the map was built with `makemap -f`)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand query" -s N -d 'Look keys up with a trailing NUL byte (the map was built with `makemap -N`)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand query" -s V -l version -d 'Print version'
