@@ -42,6 +42,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
+use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -407,6 +408,146 @@ pub fn execute(
     code
 }
 
+/// One record of the source: key and value as ranges of [`Records::arena`], and the line.
+struct Rec {
+    key_at: usize,
+    key_len: u32,
+    value_len: u32,
+    /// Where the value starts: right after the key, unless `-r` replaced it.
+    value_at: usize,
+    line: u32,
+}
+
+impl Rec {
+    fn new(key: Range<usize>, value: Range<usize>, line: u32) -> Rec {
+        Rec {
+            key_at: key.start,
+            key_len: u32::try_from(key.len()).expect("key under 4 GiB"),
+            value_len: u32::try_from(value.len()).expect("value under 4 GiB"),
+            value_at: value.start,
+            line,
+        }
+    }
+
+    fn set_value(&mut self, value: Range<usize>) {
+        self.value_at = value.start;
+        self.value_len = u32::try_from(value.len()).expect("value under 4 GiB");
+    }
+}
+
+/// The records to store, in map order, with their bytes in one buffer (no allocation per
+/// line).
+#[derive(Default)]
+struct Records {
+    arena: Vec<u8>,
+    list: Vec<Rec>,
+}
+
+impl Records {
+    fn key(&self, r: &Rec) -> &[u8] {
+        &self.arena[r.key_at..r.key_at + r.key_len as usize]
+    }
+
+    fn pair(&self, r: &Rec) -> (&[u8], &[u8]) {
+        (
+            self.key(r),
+            &self.arena[r.value_at..r.value_at + r.value_len as usize],
+        )
+    }
+}
+
+/// Key -> index of its first record in [`Records::list`]: an open-addressing table of
+/// (hash, index + 1) with a fast multiplicative hash (the keys come from a local file,
+/// not from an attacker who could aim at collisions worth worrying about).
+#[derive(Default)]
+struct KeyIndex {
+    slots: Vec<(u32, u32)>,
+    len: usize,
+}
+
+impl KeyIndex {
+    fn hash(key: &[u8]) -> u64 {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h: u64 = key.len() as u64;
+        let mut chunks = key.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        }
+        // Mix the high bits down: slots are picked by the low bits.
+        h ^ (h >> 29) ^ (h >> 41)
+    }
+
+    /// A table for about `n` keys without growing.
+    fn with_capacity(n: usize) -> KeyIndex {
+        KeyIndex {
+            slots: vec![(0, 0); (n.saturating_mul(2)).next_power_of_two().max(1024)],
+            len: 0,
+        }
+    }
+
+    /// Load the slots where keys with these hashes are looked up first (a prefetch:
+    /// the loads are independent, so their cache misses overlap).
+    fn touch(&self, hashes: impl Iterator<Item = u64>) {
+        let mask = self.slots.len() - 1;
+        let mut acc = 0;
+        for h in hashes {
+            acc ^= self.slots[h as usize & mask].1;
+        }
+        std::hint::black_box(acc);
+    }
+
+    /// The first record with `key`, or `None` after adding `key` for record `at`.
+    /// `h` is [`KeyIndex::hash`] of `key`.
+    fn find_or_insert(&mut self, recs: &Records, key: &[u8], h: u64, at: usize) -> Option<usize> {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow(recs);
+        }
+        let tag = (h >> 32) as u32;
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            let (t, a) = self.slots[i];
+            if a == 0 {
+                self.slots[i] = (tag, u32::try_from(at + 1).expect("under 4 G records"));
+                self.len += 1;
+                return None;
+            }
+            let a = a as usize - 1;
+            if t == tag && recs.key(&recs.list[a]) == key {
+                return Some(a);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self, recs: &Records) {
+        let mut bigger = KeyIndex::with_capacity(self.slots.len());
+        for &(_, a) in &self.slots {
+            if a != 0 {
+                let h = Self::hash(recs.key(&recs.list[a as usize - 1]));
+                let mask = bigger.slots.len() - 1;
+                let mut i = h as usize & mask;
+                while bigger.slots[i].1 != 0 {
+                    i = (i + 1) & mask;
+                }
+                bigger.slots[i] = ((h >> 32) as u32, a);
+                bigger.len += 1;
+            }
+        }
+        *self = bigger;
+    }
+}
+
+/// Lines parsed ahead of their handling (see the loop in [`execute_inner`]).
+const BATCH: usize = 32;
+
 fn execute_inner(
     o: &Options,
     prog: &str,
@@ -503,6 +644,10 @@ fn execute_inner(
         .map(|m| m.len());
     let mut progress = super::progress::Progress::new(total);
     let mut source = Vec::new();
+    if let Some(t) = total {
+        // The whole file in one allocation (one more byte to see the end).
+        source.reserve_exact(usize::try_from(t).unwrap_or(0).saturating_add(1));
+    }
     let mut buf = vec![0u8; 1 << 16];
     loop {
         match input.read(&mut buf) {
@@ -520,9 +665,12 @@ fn execute_inner(
         }
     }
 
-    // (key, value, line) in map order; index: key -> position of its first record.
-    let mut records: Vec<(Vec<u8>, Vec<u8>, u32)> = Vec::new();
-    let mut index: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+    // Records in map order, their bytes in one arena; index: key -> its first record.
+    let mut recs = Records::default();
+    // At most one record per line (plus the old ones with -u, which may grow the table).
+    let lines_in = source.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut index = KeyIndex::with_capacity(lines_in);
+    recs.list.reserve(lines_in);
     if o.append {
         let old = match maps::open(ty, &target_name) {
             Ok(m) => m,
@@ -531,8 +679,13 @@ fn execute_inner(
         for r in old.iter() {
             match r {
                 Ok((k, v)) => {
-                    index.entry(k.clone()).or_insert(records.len());
-                    records.push((k, v, 0));
+                    let at = recs.arena.len();
+                    recs.arena.extend_from_slice(&k);
+                    let key = at..recs.arena.len();
+                    recs.arena.extend_from_slice(&v);
+                    let value = key.end..recs.arena.len();
+                    index.find_or_insert(&recs, &k, KeyIndex::hash(&k), recs.list.len());
+                    recs.list.push(Rec::new(key, value, 0));
                 }
                 Err(e) => return open_error(err, &open_reason(&e)),
             }
@@ -541,81 +694,122 @@ fn execute_inner(
 
     let mut status = exit::OK;
     let can_dup = ty == MapType::Cdb;
-    for (n, item) in mm::Lines::new(&source, o.rules.rules()) {
-        progress.tick(source.len() as u64, records.len() as u64);
-        let rec = match item {
-            Ok(r) => r,
-            Err(e) => {
-                progress.finish(); // messages win over the progress line
-                let _ = err.write_all(
-                    &[
-                        format!("{prog}: {shown}: line {n}: ").as_bytes(),
-                        &e.message(),
-                        b"\n",
-                    ]
-                    .concat(),
-                );
-                status = exit::DATAERR;
-                continue;
-            }
-        };
-        if o.verbose {
-            let _ = out.write_all(
-                &[
-                    &b"key=`"[..],
-                    c_str(&rec.key),
-                    b"', val=`",
-                    c_str(&rec.value),
-                    b"'\n",
-                ]
-                .concat(),
-            );
+    let rules = o.rules.rules();
+    recs.arena.reserve(source.len());
+    let mut lines = mm::Lines::new(&source, rules);
+    // Lines are parsed in batches: the index slots of a batch's keys are loaded together
+    // first, so the cache misses of the random lookups overlap instead of stalling one
+    // after the other. Then the batch is handled line by line, in input order.
+    type Parsed = (
+        u32,
+        Result<(Range<usize>, Range<usize>, u64), mm::LineError>,
+    );
+    let mut batch: Vec<Parsed> = Vec::with_capacity(BATCH);
+    let mut done = false;
+    while !done {
+        batch.clear();
+        while batch.len() < BATCH {
+            let Some((n, item)) = lines.next_raw() else {
+                done = true;
+                break;
+            };
+            batch.push((
+                n,
+                item.map(|(raw_key, raw_value)| {
+                    // Key and value as stored, appended to the arena.
+                    let mark = recs.arena.len();
+                    rules.store(raw_key, &mut recs.arena);
+                    let key = mark..recs.arena.len();
+                    rules.store_value(raw_value, &mut recs.arena);
+                    let value = key.end..recs.arena.len();
+                    let h = KeyIndex::hash(&recs.arena[key.clone()]);
+                    (key, value, h)
+                }),
+            ));
         }
-        match (index.get(&rec.key), o.duplicates) {
-            (None, _) => {
-                index.insert(rec.key.clone(), records.len());
-                records.push((rec.key, rec.value, n));
-            }
-            (Some(&i), Duplicates::Replace) => records[i].1 = rec.value,
-            (Some(_), Duplicates::Keep) if can_dup => records.push((rec.key, rec.value, n)),
-            (Some(_), Duplicates::Keep) => {
-                progress.finish();
-                let _ = err.write_all(
+        index.touch(
+            batch
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.2)),
+        );
+        for (n, item) in batch.drain(..) {
+            progress.tick(source.len() as u64, recs.list.len() as u64);
+            let (key, value, h) = match item {
+                Ok(r) => r,
+                Err(e) => {
+                    progress.finish(); // messages win over the progress line
+                    let _ = err.write_all(
+                        &[
+                            format!("{prog}: {shown}: line {n}: ").as_bytes(),
+                            &e.message(),
+                            b"\n",
+                        ]
+                        .concat(),
+                    );
+                    status = exit::DATAERR;
+                    continue;
+                }
+            };
+            if o.verbose {
+                let _ = out.write_all(
                     &[
-                        format!("{prog}: {shown}: line {n}: key ").as_bytes(),
-                        c_str(&rec.key),
-                        format!(": duplicate keys (-d) are not supported for type {ty} yet\n")
-                            .as_bytes(),
+                        &b"key=`"[..],
+                        c_str(&recs.arena[key.clone()]),
+                        b"', val=`",
+                        c_str(&recs.arena[value.clone()]),
+                        b"'\n",
                     ]
                     .concat(),
                 );
-                return CANTCREAT;
             }
-            (Some(_), Duplicates::Reject) => {
-                progress.finish();
-                let _ = err.write_all(
-                    &[
-                        format!("{prog}: {shown}: line {n}: key ").as_bytes(),
-                        c_str(&rec.key),
-                        b": duplicate key\n",
-                    ]
-                    .concat(),
-                );
-                status = exit::DATAERR;
+            let found = index.find_or_insert(&recs, &recs.arena[key.clone()], h, recs.list.len());
+            match (found, o.duplicates) {
+                (None, _) => recs.list.push(Rec::new(key, value, n)),
+                (Some(i), Duplicates::Replace) => recs.list[i].set_value(value),
+                (Some(_), Duplicates::Keep) if can_dup => recs.list.push(Rec::new(key, value, n)),
+                (Some(_), Duplicates::Keep) => {
+                    progress.finish();
+                    let _ = err.write_all(
+                        &[
+                            format!("{prog}: {shown}: line {n}: key ").as_bytes(),
+                            c_str(&recs.arena[key]),
+                            format!(": duplicate keys (-d) are not supported for type {ty} yet\n")
+                                .as_bytes(),
+                        ]
+                        .concat(),
+                    );
+                    return CANTCREAT;
+                }
+                (Some(_), Duplicates::Reject) => {
+                    progress.finish();
+                    let _ = err.write_all(
+                        &[
+                            format!("{prog}: {shown}: line {n}: key ").as_bytes(),
+                            c_str(&recs.arena[key]),
+                            b": duplicate key\n",
+                        ]
+                        .concat(),
+                    );
+                    status = exit::DATAERR;
+                }
             }
         }
     }
+    drop(index);
+    drop(batch);
+    drop(source); // the records are in the arena
 
     let mut builder = match maps::builder(ty, &target_name) {
         Ok(b) => b,
         Err(e) => return open_error(err, &map_reason(&e)),
     };
-    for (k, v, n) in &records {
+    for r in &recs.list {
+        let (k, v) = recs.pair(r);
         if let Err(e) = builder.insert(k, v) {
             progress.finish();
             let _ = err.write_all(
                 &[
-                    format!("{prog}: {shown}: line {n}: key ").as_bytes(),
+                    format!("{prog}: {shown}: line {}: key ", r.line).as_bytes(),
                     c_str(k),
                     format!(": put error: {}\n", map_reason(&e)).as_bytes(),
                 ]
@@ -624,6 +818,7 @@ fn execute_inner(
             status = exit::IOERR;
         }
     }
+    drop(recs);
     progress.finish();
     // Readers that lock the map (sendmail: a shared flock per lookup) wait for the swap.
     let lock = match ty {

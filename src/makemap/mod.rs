@@ -163,10 +163,15 @@ impl<'a> Lines<'a> {
     }
 }
 
-impl Iterator for Lines<'_> {
-    type Item = (u32, Result<Record, LineError>);
+/// A line from [`Lines::next_raw`]: its number, and the key and value as in the source
+/// or the error.
+pub type RawLine<'a> = (u32, Result<(&'a [u8], &'a [u8]), LineError>);
 
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> Lines<'a> {
+    /// The next record or error as [`Iterator::next`] returns it, without copies: the key
+    /// and value as they are in the source, before `rules.fold` and `rules.nul` are
+    /// applied (see [`Rules::store`]).
+    pub fn next_raw(&mut self) -> Option<RawLine<'a>> {
         loop {
             let chunk = self.next_chunk()?;
             let n = self.lineno;
@@ -181,10 +186,7 @@ impl Iterator for Lines<'_> {
                 return Some((n, Err(LineError::LeadingSpace)));
             }
             let kend = line.iter().position(|&b| r.is_sep(b)).unwrap_or(line.len());
-            let mut key = line[..kend].to_vec();
-            if r.fold {
-                key.make_ascii_lowercase();
-            }
+            let key = &line[..kend];
             let rest = &line[kend..];
             // The separator that ended the key is consumed, then every separator after it.
             let vstart = rest
@@ -193,15 +195,55 @@ impl Iterator for Lines<'_> {
                 .unwrap_or(rest.len());
             let value = &rest[vstart..];
             if value.is_empty() && !r.allow_empty {
-                return Some((n, Err(LineError::NoRhs(key))));
+                let mut k = Vec::with_capacity(key.len());
+                r.store(key, &mut k);
+                if r.nul {
+                    k.pop();
+                }
+                return Some((n, Err(LineError::NoRhs(k))));
             }
-            let mut value = value.to_vec();
-            if r.nul {
-                key.push(0);
-                value.push(0);
-            }
-            return Some((n, Ok(Record { key, value })));
+            return Some((n, Ok((key, value))));
         }
+    }
+}
+
+impl Rules {
+    /// Append a raw key from [`Lines::next_raw`] to `out` as stored: folded unless `-f`,
+    /// with `-N`'s NUL.
+    pub fn store(&self, key: &[u8], out: &mut Vec<u8>) {
+        let at = out.len();
+        out.extend_from_slice(key);
+        if self.fold {
+            out[at..].make_ascii_lowercase();
+        }
+        if self.nul {
+            out.push(0);
+        }
+    }
+
+    /// Append a raw value from [`Lines::next_raw`] to `out` as stored (with `-N`'s NUL).
+    pub fn store_value(&self, value: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(value);
+        if self.nul {
+            out.push(0);
+        }
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = (u32, Result<Record, LineError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (n, item) = self.next_raw()?;
+        Some((
+            n,
+            item.map(|(k, v)| {
+                let (mut key, mut value) = (Vec::new(), Vec::new());
+                self.rules.store(k, &mut key);
+                self.rules.store_value(v, &mut value);
+                Record { key, value }
+            }),
+        ))
     }
 }
 

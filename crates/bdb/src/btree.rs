@@ -516,15 +516,21 @@ impl Builder {
 
     /// Write the whole file.
     pub fn write_to<W: std::io::Write>(self, out: &mut W) -> Result<()> {
-        let bytes = self.build()?;
-        out.write_all(&bytes).map_err(|source| Error::Io {
-            path: PathBuf::from("<btree output>"),
-            source,
-        })
+        let zero = vec![0u8; self.page_size as usize];
+        let pages = self.build()?;
+        for p in &pages {
+            // Every page is filled in by `build`; an empty one would be a zero page.
+            out.write_all(if p.is_empty() { &zero } else { p })
+                .map_err(|source| Error::Io {
+                    path: PathBuf::from("<btree output>"),
+                    source,
+                })?;
+        }
+        Ok(())
     }
 
-    /// Build the file in memory.
-    fn build(self) -> Result<Vec<u8>> {
+    /// Build the file in memory, page by page.
+    fn build(self) -> Result<Vec<Vec<u8>>> {
         let ps = self.page_size;
         if !(page::MIN_PAGE_SIZE..=MAX_WRITE_PAGE_SIZE).contains(&ps) || !ps.is_power_of_two() {
             return Err(Error::Unsupported {
@@ -636,7 +642,9 @@ impl Builder {
                 next += 1;
             }
         }
-        let mut pages: Vec<Vec<u8>> = vec![vec![0u8; psz]; next];
+        // Pages are allocated as they are filled in (the meta page now).
+        let mut pages: Vec<Vec<u8>> = vec![Vec::new(); next];
+        pages[0] = vec![0u8; psz];
 
         // Leaves.
         let nleaves = levels[0].len();
@@ -727,7 +735,7 @@ impl Builder {
         put_u32(meta, 84, 0x20);
         put_u32(meta, 88, 1);
 
-        Ok(pages.concat())
+        Ok(pages)
     }
 }
 

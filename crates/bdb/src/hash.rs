@@ -819,9 +819,11 @@ impl Builder {
         }
         let nb = nb as u32;
         let mask = nb - 1;
+        // Each key is hashed once: for its bucket here, and for the file id (meta_page).
+        let key_hashes: Vec<u32> = pairs.iter().map(|p| hash(p.0)).collect();
         let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); nb as usize];
-        for (i, p) in pairs.iter().enumerate() {
-            buckets[(hash(p.0) & mask) as usize].push(i);
+        for (i, h) in key_hashes.iter().enumerate() {
+            buckets[(h & mask) as usize].push(i);
         }
         // Page 0 is the meta page, bucket b is page 1 + b.
         let mut plan: Vec<Plan> = Vec::with_capacity(nb as usize + 1);
@@ -905,6 +907,7 @@ impl Builder {
             nb,
             self.nelem_hint.wrapping_add(count),
             &pairs,
+            &key_hashes,
         ))
         .map_err(io)?;
         let mut buf = vec![0u8; ps];
@@ -917,11 +920,11 @@ impl Builder {
                     next,
                     pairs: members,
                 } => {
-                    let mut members = members.clone();
-                    members.sort_unstable_by(|&a, &b| pairs[a].0.cmp(pairs[b].0));
+                    // Members were added in `pairs` order, which is key order already.
+                    debug_assert!(members.is_sorted());
                     let mut top = ps;
                     let mut slot = HDR;
-                    for &i in &members {
+                    for &i in members {
                         for key in [true, false] {
                             let bytes = if key { &pairs[i].0 } else { &pairs[i].1 };
                             if bytes.len() > big {
@@ -993,7 +996,15 @@ fn header(buf: &mut [u8], pgno: u32, prev: u32, next: u32, entries: u16, hf: u16
 }
 
 /// The meta page for `nb` buckets on pages 1 … nb.
-fn meta_page(ps: usize, last_pgno: u32, nb: u32, nelem: u32, pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+/// `key_hashes[i]` is `hash(pairs[i].0)`.
+fn meta_page(
+    ps: usize,
+    last_pgno: u32,
+    nb: u32,
+    nelem: u32,
+    pairs: &[(&[u8], &[u8])],
+    key_hashes: &[u32],
+) -> Vec<u8> {
     let mut m = vec![0u8; ps];
     put32(&mut m, 4, 1);
     put32(&mut m, 12, HASH_MAGIC);
@@ -1004,8 +1015,8 @@ fn meta_page(ps: usize, last_pgno: u32, nb: u32, nelem: u32, pairs: &[(&[u8], &[
     // File id: a digest of the contents, so equal inputs give equal files.
     let mut d1: u32 = hash(b"cfmap");
     let mut d2: u32 = 0x9e37_79b9;
-    for (k, v) in pairs {
-        d1 = d1.wrapping_mul(16_777_619) ^ hash(k);
+    for ((k, v), &hk) in pairs.iter().zip(key_hashes) {
+        d1 = d1.wrapping_mul(16_777_619) ^ hk;
         d2 = d2.rotate_left(5) ^ hash(v) ^ k.len() as u32;
     }
     put32(&mut m, 52, d1);

@@ -35,9 +35,44 @@ impl Pairs {
     /// The pairs sorted by key (byte-wise, libdb's default), keeping only the value
     /// inserted last for a repeated key.
     pub(crate) fn sorted_last_wins(&self) -> Vec<(&[u8], &[u8])> {
-        let mut pairs: Vec<(&[u8], &[u8])> = self.items.iter().map(|i| self.pair(i)).collect();
-        // Stable: equal keys stay in insertion order, so the last of a run is the latest.
-        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        let key = |i: usize| {
+            let (at, k, _) = self.items[i];
+            &self.data[at..at + k]
+        };
+        // Keys often share a long prefix (`host00…`): skip it and sort on the next 8 bytes
+        // (big-endian, zero-padded: a difference there is the byte-wise order), comparing
+        // the rest of the keys only on a tie, and then the insertion order (so the result
+        // is the stable sort's).
+        let common = match self.items.first() {
+            None => 0,
+            Some(_) => {
+                let first = key(0);
+                (1..self.items.len()).fold(first.len(), |n, i| {
+                    let k = key(i);
+                    first[..n].iter().zip(k).take_while(|(a, b)| a == b).count()
+                })
+            }
+        };
+        let prefix = |k: &[u8]| {
+            let mut b = [0u8; 8];
+            let rest = &k[common..];
+            let n = rest.len().min(8);
+            b[..n].copy_from_slice(&rest[..n]);
+            u64::from_be_bytes(b)
+        };
+        let mut order: Vec<(u64, usize)> =
+            (0..self.items.len()).map(|i| (prefix(key(i)), i)).collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| key(a.1)[common..].cmp(&key(b.1)[common..]))
+                .then(a.1.cmp(&b.1))
+        });
+        let mut pairs: Vec<(&[u8], &[u8])> = order
+            .iter()
+            .map(|&(_, i)| self.pair(&self.items[i]))
+            .collect();
+        drop(order);
+        // Equal keys are in insertion order, so the last of a run is the latest.
         pairs.dedup_by(|later, kept| {
             let same = later.0 == kept.0;
             if same {
