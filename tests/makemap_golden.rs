@@ -15,6 +15,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use cfmap_testkit::is_root;
+
 /// Where cfmap differs from makemap on purpose (see src/cli/makemap.rs), with what cfmap
 /// does instead: (case, exit status, stdout, stderr).
 const DIVERGENT: &[(&str, i32, &str, &str)] = &[
@@ -70,17 +72,6 @@ fn cases() -> Vec<Case> {
             }
         })
         .collect()
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 /// Run `prog` (argv[0] "makemap") in `dir` with `args` and `stdin`.

@@ -12,30 +12,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cfmap_testkit::need_tool;
 use serde_json::Value;
 
 const CF_M4: &str = "/usr/share/sendmail/cf/m4/cf.m4";
 const DEBIAN_MC: &str = "/usr/share/sendmail/cf/debian/sendmail.mc";
 const SUBMIT_MC: &str = "/usr/share/sendmail/cf/debian/submit.mc";
-
-/// Whether a program (on PATH) or a file (absolute path) is there. When it is not, a
-/// test that needs it must fail under `CI=true`; elsewhere it prints a note and skips.
-fn need_tool(name: &str) -> bool {
-    let found = if name.starts_with('/') {
-        Path::new(name).exists()
-    } else {
-        std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-            .unwrap_or(false)
-    };
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{name} is required under CI=true (install the m4 and sendmail-cf packages)");
-        }
-        eprintln!("note: {name} not found; skipping a real .cf test");
-    }
-    found
-}
 
 /// m4 and the sendmail-cf macros.
 fn have_m4_and_cf() -> bool {

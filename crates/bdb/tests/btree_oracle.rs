@@ -12,40 +12,9 @@ use std::process::{Command, Stdio};
 
 use cfmap_bdb::btree::{Builder, Reader};
 
+use cfmap_testkit::{need_root, need_tool, sendmail_bt};
+
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
-
-/// Whether a program is on PATH; missing is a failure under `CI=true`, else a note.
-fn need_tool(name: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).exists()))
-        .unwrap_or(false);
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{name} is required under CI=true");
-        }
-        eprintln!("note: {name} not found; skipping an oracle test");
-    }
-    found
-}
-
-/// Whether we may create namespaces (root) for the hermetic sendmail run; same CI rule.
-fn need_root() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("oracle tests need root under CI=true");
-        }
-        eprintln!("note: not root; skipping an oracle test");
-    }
-    root
-}
 
 /// A directory below the target dir (not below world-writable /tmp, which sendmail
 /// refuses for maps).
@@ -485,50 +454,4 @@ fn sendmail_reads_cfmap_btree() {
         out.contains("map_lookup: access (nothere.example) no match (0)"),
         "{out}"
     );
-}
-
-/// `sendmail -bt -C cf` in `dir`, hermetic (see shared/oracle.md).
-fn sendmail_bt(dir: &Path, cf: &str, input: &str) -> String {
-    let etc = tempfile::tempdir().expect("tempdir");
-    let e = etc.path();
-    std::fs::write(e.join("hosts"), "127.0.0.1 localhost\n").unwrap();
-    std::fs::write(e.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
-    std::fs::write(
-        e.join("nsswitch.conf"),
-        "hosts: files dns\npasswd: files\ngroup: files\n",
-    )
-    .unwrap();
-    std::fs::write(e.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(e.join("group"), "root:x:0:\n").unwrap();
-    // MapInUnsafeDirPath: the checkout may live under a world-writable directory such as
-    // /tmp, where sendmail would refuse the map ("World writable directory").
-    let script = format!(
-        "for f in hosts resolv.conf nsswitch.conf passwd group; do mount --bind {}/$f /etc/$f; done; \
-         hostname vm.example.com; exec sendmail -bt -C {cf} -ODontProbeInterfaces=true \
-         -ODontBlameSendmail=MapInUnsafeDirPath 2>&1",
-        e.display()
-    );
-    let mut child = Command::new("timeout")
-        .args([
-            "120", "unshare", "--uts", "--net", "--mount", "sh", "-c", &script,
-        ])
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run sendmail");
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().expect("sendmail output");
-    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-    s.push_str(&String::from_utf8_lossy(&out.stderr));
-    s
 }

@@ -4,40 +4,10 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+
+#[allow(unused_imports)]
+pub use cfmap_testkit::{need_root, need_tool, sendmail_bt};
 use std::process::{Command, Stdio};
-
-/// Whether `name` is on PATH. Missing: panics under `CI=true`, else notes and skips.
-pub fn need_tool(name: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).exists()))
-        .unwrap_or(false);
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{name} is required under CI=true");
-        }
-        eprintln!("note: {name} not found; skipping an oracle test");
-    }
-    found
-}
-
-/// Whether this process is root (needed to run sendmail in private namespaces).
-pub fn need_root() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("oracle tests need root under CI=true");
-        }
-        eprintln!("note: not root; skipping an oracle test");
-    }
-    root
-}
 
 /// The folder of the golden hash vectors: `$CFMAP_TESTVECTORS/hash`, by default
 /// `shared/testvectors/hash` beside the repository (where CI puts `shared/`). Missing: same CI rule as [`need_tool`].
@@ -196,47 +166,4 @@ pub fn split_u(out: &[u8]) -> Vec<Vec<u8>> {
 /// Every pair of a reader, in order, panicking on an error.
 pub fn read_all(r: &cfmap_bdb::hash::Reader) -> Vec<(Vec<u8>, Vec<u8>)> {
     r.iter().collect::<Result<Vec<_>, _>>().expect("iterate")
-}
-
-/// Run real `sendmail -bt -C cf` in `dir`, hermetically (private host name, no network,
-/// fixed /etc files; see shared/oracle.md), feeding `input`. Returns stdout + stderr.
-pub fn sendmail_bt(dir: &Path, cf: &str, input: &str) -> String {
-    let etc = tempfile::tempdir().expect("tempdir");
-    let e = etc.path();
-    std::fs::write(e.join("hosts"), "127.0.0.1 localhost\n").unwrap();
-    std::fs::write(e.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
-    std::fs::write(
-        e.join("nsswitch.conf"),
-        "hosts: files dns\npasswd: files\ngroup: files\n",
-    )
-    .unwrap();
-    std::fs::write(e.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(e.join("group"), "root:x:0:\n").unwrap();
-    // MapInUnsafeDirPath: the checkout may live under a world-writable directory such as
-    // /tmp, where sendmail would refuse the map ("World writable directory").
-    let script = format!(
-        "for f in hosts resolv.conf nsswitch.conf passwd group; do mount --bind {}/$f /etc/$f; done; \
-         hostname vm.example.com; exec sendmail -bt -C {cf} -ODontProbeInterfaces=true \
-         -ODontBlameSendmail=MapInUnsafeDirPath 2>&1",
-        e.display()
-    );
-    let mut child = Command::new("timeout")
-        .args([
-            "120", "unshare", "--uts", "--net", "--mount", "sh", "-c", &script,
-        ])
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run sendmail");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().expect("sendmail output");
-    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-    s.push_str(&String::from_utf8_lossy(&out.stderr));
-    s
 }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[allow(unused_imports)]
+pub use cfmap_testkit::need_tool;
+
 use std::path::{Path, PathBuf};
 
 /// `/work/shared/testvectors` seen from the crate (override with `CFMAP_TESTVECTORS`).
@@ -11,21 +14,6 @@ pub fn vectors() -> PathBuf {
         return PathBuf::from(p);
     }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testvectors")
-}
-
-/// Whether tinycdb's `cdb` is on PATH. When it is missing, a test that needs it fails
-/// under `CI=true` and is skipped (with a note) elsewhere.
-pub fn need_tool(name: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false);
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{name} is required under CI=true (.ci/run installs it)");
-        }
-        eprintln!("note: {name} not found; skipping an oracle test");
-    }
-    found
 }
 
 /// Records in tinycdb's native format: `+KLEN,DLEN:KEY->DATA\n` …, then `\n`.
