@@ -13,3 +13,4 @@ pub mod makemap;
 pub mod maps;
 pub mod meta;
 pub mod prescan;
+pub mod sysexits;

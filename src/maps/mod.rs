@@ -16,6 +16,7 @@
 //! holding it reopens the map by name (formats.md §3.5).
 
 pub mod commit;
+pub mod lookup;
 
 mod bdb;
 mod cdb;
