@@ -7,6 +7,7 @@
 pub mod bytes;
 pub mod cf;
 pub mod cli;
+pub mod engine;
 pub mod ir;
 pub mod lint;
 pub mod makemap;

@@ -9,6 +9,7 @@ pub mod lint;
 pub mod makemap;
 pub mod progress;
 pub mod query;
+pub mod test;
 
 use std::path::Path;
 
@@ -91,6 +92,7 @@ pub enum Command {
     Makemap(makemap::MakemapArgs),
     Dump(dump::DumpArgs),
     Query(query::QueryArgs),
+    Test(test::TestArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -103,6 +105,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Makemap(a) => makemap::run(a),
         Command::Dump(a) => dump::run(a),
         Command::Query(a) => query::run(a),
+        Command::Test(a) => test::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }
@@ -164,7 +167,7 @@ pub fn read_source(path: &Path, id: u32) -> Result<crate::cf::SourceFile, String
     }
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),

@@ -98,6 +98,10 @@ impl MacroTable {
         self.values[id as usize].as_deref()
     }
 
+    pub fn undefine(&mut self, id: MacroId) {
+        self.values[id as usize] = None;
+    }
+
     pub fn is_defined(&self, id: MacroId) -> bool {
         self.values[id as usize].is_some()
     }

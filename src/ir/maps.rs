@@ -145,7 +145,7 @@ impl MapClass {
     }
 
     /// Classes that take sendmail's generic flags (`map_parseargs`).
-    fn generic_args(self) -> bool {
+    pub fn generic_args(self) -> bool {
         matches!(
             self,
             MapClass::Hash

@@ -130,6 +130,17 @@ impl RuleInfo {
 
 pub use rules::RULES;
 
+/// Rules whose diagnostics repeat, word for word, a message sendmail itself prints while
+/// it reads the file (`cfmap test` prints these before the banner, as `sendmail -bt`).
+pub const READ_TIME_RULES: &[&str] = &[
+    "syntax-error",
+    "missing-tab",
+    "empty-lhs",
+    "rhs-out-of-bounds",
+    "unknown-map-class",
+    "duplicate-ruleset",
+];
+
 pub fn rule(name: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.name == name)
 }

@@ -1,0 +1,306 @@
+//! `cfmap test`: address test mode, as `sendmail -bt -C FILE.cf`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::exit;
+use crate::cf::{ClassSource, MacroName};
+use crate::engine::testmode::{BANNER, Flow, LINE_BUFFER};
+use crate::engine::{Session, SessionOptions};
+use crate::ir;
+
+/// Run rulesets on addresses exactly as `sendmail -bt` does.
+///
+/// cfmap test reads a sendmail(8) configuration, then reads address test commands from
+/// standard input (or from -e options) and prints what `sendmail -bt -C FILE.cf` prints
+/// for them, byte for byte: the banner, the `> ` prompts, the trace of every ruleset
+/// (nested `$>` calls included), map lookups, and sendmail's error messages. It needs no
+/// root, no daemon and no DNS: host names come from the configuration's `Dj` line (or
+/// `-d j=NAME`), and `$[ … $]` lookups read the hosts file the configuration names.
+#[derive(Debug, Args)]
+#[command(after_long_help = TEST_AFTER_HELP)]
+pub struct TestArgs {
+    /// The configuration file (required).
+    #[arg(short = 'C', value_name = "FILE.cf")]
+    pub config: PathBuf,
+    /// Define macro NAME (one character or a long name, braces optional) as VALUE after
+    /// the configuration is read; `-d j=mx.example.com` sets the host name.
+    #[arg(short = 'd', value_name = "NAME=VALUE")]
+    pub define: Vec<String>,
+    /// Read absolute map and class file paths below DIR (/etc/mail/x is DIR/etc/mail/x).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Run LINE as if it had been typed (repeatable); standard input is not read.
+    #[arg(short = 'e', value_name = "LINE")]
+    pub eval: Vec<String>,
+    /// Let map NAME answer from FILE, a text file of `key value` lines, instead of its
+    /// network service (ldap, dns, socket, program…).
+    #[arg(long = "map", value_name = "NAME=FILE")]
+    pub maps: Vec<String>,
+}
+
+const TEST_AFTER_HELP: &str = "\
+COMMANDS:
+  The commands are those of sendmail -bt: `RULESETS ADDRESS` (rulesets by number or
+  name, separated by commas, applied in order to each comma-separated address), `.Dx
+  value`, `.Cx words`, `=Sruleset`, `$x`, `$=x`, `/map NAME KEY`, `/tryflags`, `/canon`,
+  `/mx`, `/expand`, `/quit`. Ruleset 3 is not applied automatically: type `3,0 ADDRESS`.
+
+EXIT STATUS:
+  0    End of input or /quit.
+  64   Usage error.
+  66   The configuration cannot be read.
+  74   Output cannot be written.
+
+EXAMPLES:
+  What check_mail does with a sender, without a running sendmail:
+
+    echo 'check_mail <honey@sweeties.com>' | cfmap test -C site.cf
+
+SEE ALSO:
+  cfmap(1), cfmap-lint(1), sendmail(8)";
+
+fn parse_define(s: &str) -> Option<(MacroName, Vec<u8>)> {
+    let (name, value) = s.split_once('=')?;
+    let name = name.trim_start_matches('{').trim_end_matches('}');
+    let name = match name.as_bytes() {
+        [] => return None,
+        [b] => MacroName::Short(*b),
+        n => MacroName::Long(n.to_vec()),
+    };
+    Some((name, value.as_bytes().to_vec()))
+}
+
+/// Where a path in the configuration is read from.
+pub fn resolve(path: &[u8], root: Option<&Path>) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let p = Path::new(std::ffi::OsStr::from_bytes(path));
+    match root {
+        Some(r) if p.is_absolute() => r.join(p.strip_prefix("/").unwrap_or(p)),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// The words an F line's file gives (`fileclass`: lines starting `#` are skipped, each
+/// line goes through the scanf format, `%s` unless given, then splits on blanks).
+fn class_file_words(data: &[u8], format: Option<&[u8]>) -> Vec<Vec<u8>> {
+    let mut words = Vec::new();
+    for line in data.split(|&b| b == b'\n') {
+        if line.first() == Some(&b'#') {
+            continue;
+        }
+        let picked: &[u8] = match format {
+            Some(f) if f.starts_with(b"%[^") && f.ends_with(b"]") => {
+                let stop = &f[3..f.len() - 1];
+                let n = line.iter().take_while(|b| !stop.contains(b)).count();
+                &line[..n]
+            }
+            _ => {
+                let s = line.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                let rest = &line[s..];
+                let n = rest.iter().take_while(|b| !b.is_ascii_whitespace()).count();
+                &rest[..n]
+            }
+        };
+        for w in picked.split(|b| b.is_ascii_whitespace()) {
+            if !w.is_empty() {
+                words.push(w.to_vec());
+            }
+        }
+    }
+    words
+}
+
+/// Split input as `fgets` into a 2048-byte buffer does: at newlines, and every 2047
+/// bytes of a longer line.
+pub fn input_lines(data: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let max = (LINE_BUFFER - 1).min(data.len() - i);
+        let chunk = &data[i..i + max];
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(p) => {
+                lines.push(&chunk[..p]);
+                i += p + 1;
+            }
+            None => {
+                lines.push(chunk);
+                i += max;
+            }
+        }
+    }
+    lines
+}
+
+pub fn run(a: TestArgs) -> i32 {
+    let file = match super::read_source(&a.config, 0) {
+        Ok(f) => f,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return exit::NOINPUT;
+        }
+    };
+    let mut defines = Vec::new();
+    for d in &a.define {
+        match parse_define(d) {
+            Some(x) => defines.push(x),
+            None => {
+                eprintln!("cfmap: -d {d}: expected NAME=VALUE");
+                return exit::USAGE;
+            }
+        }
+    }
+    let hostname = defines
+        .iter()
+        .find(|(n, _)| *n == MacroName::Short(b'j'))
+        .map(|(_, v)| v.clone());
+    let seed = hostname.clone().unwrap_or_else(|| b"localhost".to_vec());
+    let opts = ir::CompileOptions {
+        hostname: seed.clone(),
+        ..ir::CompileOptions::default()
+    };
+    let syntax = crate::cf::parse(&file);
+    let ir = ir::compile(&syntax, &opts);
+
+    let mut pre = Vec::new();
+    let ctx = crate::lint::Context {
+        file: &file,
+        syntax: &syntax,
+        ir: &ir,
+        check_files: false,
+        base_dir: PathBuf::from("."),
+    };
+    for r in crate::lint::RULES {
+        if !crate::lint::READ_TIME_RULES.contains(&r.name) {
+            continue;
+        }
+        let mut found = Vec::new();
+        (r.check)(&ctx, r, &mut found);
+        for d in found {
+            let line = file.locate((d.span.end as usize).saturating_sub(1)).line;
+            pre.push((
+                d.span.start,
+                format!("{}: line {}: {}\n", a.config.display(), line, d.message),
+            ));
+        }
+    }
+    pre.sort_by_key(|p| p.0);
+    let mut pre: Vec<u8> = pre.into_iter().flat_map(|p| p.1.into_bytes()).collect();
+    let mut file_class_words = Vec::new();
+    for fc in &ir.file_classes {
+        let ClassSource::File(path) = &fc.source else {
+            continue;
+        };
+        match std::fs::read(resolve(path, a.root.as_deref())) {
+            Ok(data) => {
+                for w in class_file_words(&data, fc.format.as_deref()) {
+                    file_class_words.push((fc.class, w));
+                }
+            }
+            Err(e) if !fc.optional => {
+                let line = file.locate(fc.span.start as usize).line;
+                pre.extend_from_slice(
+                    format!(
+                        "{}: line {}: fileclass: cannot open '{}': {}\n",
+                        a.config.display(),
+                        line,
+                        String::from_utf8_lossy(path),
+                        super::io_reason(&e)
+                    )
+                    .as_bytes(),
+                );
+            }
+            Err(_) => {}
+        }
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let sopts = SessionOptions {
+        hostname,
+        defines,
+        file_class_words,
+        user: user.into_bytes(),
+        date: Vec::new(),
+        seed_hostname: seed,
+    };
+    let maps = build_maps(&ir, &a);
+    let mut session = Session::new(&ir, maps, &sopts);
+
+    let input: Vec<u8> = if a.eval.is_empty() {
+        let mut v = Vec::new();
+        if std::io::stdin().lock().read_to_end(&mut v).is_err() {
+            return exit::NOINPUT;
+        }
+        v
+    } else {
+        a.eval
+            .iter()
+            .flat_map(|l| [l.as_bytes(), b"\n"].concat())
+            .collect()
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut write = |b: &[u8]| out.write_all(b);
+    let mut result = write(&pre)
+        .and_then(|_| write(&session.take_output()))
+        .and_then(|_| write(BANNER));
+    for line in input_lines(&input) {
+        if result.is_err() {
+            break;
+        }
+        let flow = session.command(line);
+        result = write(b"> ").and_then(|_| write(&session.take_output()));
+        if flow == Flow::Quit {
+            return finish(result, out);
+        }
+    }
+    if result.is_ok() {
+        result = write(b"> ");
+    }
+    finish(result, out)
+}
+
+fn finish(result: std::io::Result<()>, mut out: impl Write) -> i32 {
+    match result.and_then(|_| out.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(_) => exit::IOERR,
+    }
+}
+
+/// The maps of the configuration, as the engine sees them.
+fn build_maps<'a>(_ir: &'a ir::Ir, _a: &TestArgs) -> Box<dyn crate::maps::lookup::Maps + 'a> {
+    Box::new(crate::maps::lookup::NoMaps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_split_like_fgets() {
+        let mut data = vec![b'a'; 2050];
+        data.push(b'\n');
+        data.extend_from_slice(b"x\n");
+        let l = input_lines(&data);
+        assert_eq!(l.len(), 3);
+        assert_eq!(l[0].len(), 2047);
+        assert_eq!(l[1], b"aaa");
+        assert_eq!(l[2], b"x");
+    }
+
+    #[test]
+    fn class_files_take_the_first_word_by_default() {
+        let data = b"# comment\nfoo bar\n  baz\n\nqux # x\n";
+        assert_eq!(
+            class_file_words(data, None),
+            [b"foo".to_vec(), b"baz".to_vec(), b"qux".to_vec()]
+        );
+        assert_eq!(
+            class_file_words(b"a b # c\n", Some(b"%[^#]")),
+            [b"a".to_vec(), b"b".to_vec()]
+        );
+    }
+}

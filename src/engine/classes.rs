@@ -1,0 +1,112 @@
+//! Class members at run time, kept the way sendmail keeps them: one symbol per word
+//! shared by every class, in a 2003-bucket hash table (stab.c), so that `$=x` lists
+//! members in sendmail's order (cf-semantics §5.6).
+
+use std::collections::HashMap;
+
+use crate::ir::MacroId;
+
+const STABSIZE: u32 = 2003;
+/// sendmail's symbol type for classes (ST_CLASS); it seeds the bucket hash.
+const ST_CLASS: u32 = 1;
+
+#[derive(Debug, Clone)]
+struct Word {
+    /// As first entered (printed raw by `$=x`).
+    text: Vec<u8>,
+    bucket: u32,
+    /// Order of first entry: new symbols go to the end of their bucket's chain.
+    seq: u32,
+    /// One bit per class id.
+    bits: [u64; 4],
+}
+
+/// Every class's members.
+#[derive(Debug, Clone, Default)]
+pub struct ClassTable {
+    /// Lower-cased word → symbol.
+    words: HashMap<Vec<u8>, Word>,
+    next_seq: u32,
+}
+
+fn bucket(word: &[u8]) -> u32 {
+    word.iter().fold(ST_CLASS, |h, &b| {
+        ((h << 1) ^ u32::from(b.to_ascii_lowercase())) % STABSIZE
+    })
+}
+
+impl ClassTable {
+    pub fn new() -> ClassTable {
+        ClassTable::default()
+    }
+
+    /// Add `word` to class `id` (setclass).
+    pub fn add(&mut self, id: MacroId, word: &[u8]) {
+        let key = word.to_ascii_lowercase();
+        let seq = self.next_seq;
+        let w = self.words.entry(key).or_insert_with(|| Word {
+            text: word.to_vec(),
+            bucket: bucket(word),
+            seq,
+            bits: [0; 4],
+        });
+        if w.seq == seq {
+            self.next_seq += 1;
+        }
+        w.bits[(id >> 6) as usize] |= 1 << (id & 63);
+    }
+
+    /// Whether `word` is in class `id`, compared ASCII case-insensitively (wordinclass).
+    pub fn contains(&self, id: MacroId, word: &[u8]) -> bool {
+        let hit = |w: &Word| w.bits[(id >> 6) as usize] & (1 << (id & 63)) != 0;
+        if word.iter().any(u8::is_ascii_uppercase) {
+            self.words.get(&word.to_ascii_lowercase()).is_some_and(hit)
+        } else {
+            self.words.get(word).is_some_and(hit)
+        }
+    }
+
+    /// The members of class `id` in symbol-table order.
+    pub fn members(&self, id: MacroId) -> Vec<&[u8]> {
+        let mut v: Vec<&Word> = self
+            .words
+            .values()
+            .filter(|w| w.bits[(id >> 6) as usize] & (1 << (id & 63)) != 0)
+            .collect();
+        v.sort_by_key(|w| (w.bucket, w.seq));
+        v.into_iter().map(|w| w.text.as_slice()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbol_table_order() {
+        // cf-semantics §5.6 [observed]: `.CX a b vm.example.com` lists b, a, vm.example.com.
+        let mut t = ClassTable::new();
+        for w in ["a", "b", "vm.example.com"] {
+            t.add(b'X', w.as_bytes());
+        }
+        assert_eq!(bucket(b"b"), 96);
+        assert_eq!(bucket(b"a"), 99);
+        assert_eq!(bucket(b"vm.example.com"), 685);
+        assert_eq!(
+            t.members(b'X'),
+            [&b"b"[..], &b"a"[..], &b"vm.example.com"[..]]
+        );
+    }
+
+    #[test]
+    fn case_insensitive_and_shared_symbols() {
+        let mut t = ClassTable::new();
+        t.add(b'w', b"Host.Example");
+        t.add(b'Y', b"host.example");
+        assert!(t.contains(b'w', b"HOST.example"));
+        assert!(t.contains(b'Y', b"Host.Example"));
+        assert!(!t.contains(b'Z', b"host.example"));
+        // One symbol: the spelling first entered is the one printed.
+        assert_eq!(t.members(b'Y'), [&b"Host.Example"[..]]);
+    }
+}

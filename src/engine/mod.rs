@@ -1,0 +1,447 @@
+//! The rewrite engine: runs compiled rulesets the way `sendmail -bt` does.
+//!
+//! A [`Session`] holds what sendmail keeps between test lines — macros, class members,
+//! the maps' state, the `/tryflags` setting — and turns each input line into the bytes
+//! real sendmail prints for it ([`Session::command`]). It never opens a file or a
+//! terminal: maps come in behind [`crate::maps::lookup::Maps`], and output goes to a
+//! buffer the caller writes out.
+//!
+//! * [`matcher`]: LHS matching and backtracking;
+//! * [`rewrite`]: the rule loop, RHS building, lookups and `$>` calls;
+//! * [`testmode`]: the `-bt` command language;
+//! * [`classes`]: class members in sendmail's symbol-table order;
+//! * [`cataddr`]: joining tokens into keys and phrases.
+
+pub mod cataddr;
+pub mod classes;
+pub mod matcher;
+pub mod rewrite;
+pub mod testmode;
+
+use crate::cf::MacroName;
+use crate::ir::{Ir, MacroTable};
+use crate::maps::lookup::{MapEnv, Maps};
+use crate::prescan::Scan;
+
+pub use classes::ClassTable;
+pub use rewrite::Workspace;
+
+/// What the caller knows of the environment sendmail would take from the machine.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// The host's fully qualified name (sendmail asks the system; cfmap takes `-d j=…`
+    /// or the config's `Dj`). `None`: the config's `$j`, else `localhost`.
+    pub hostname: Option<Vec<u8>>,
+    /// `-d NAME=VALUE`: macros defined after the configuration is read.
+    pub defines: Vec<(MacroName, Vec<u8>)>,
+    /// Members read from F-line files (class id, word), in file order.
+    pub file_class_words: Vec<(u8, Vec<u8>)>,
+    /// The login name for `$_` (`user@localhost`).
+    pub user: Vec<u8>,
+    /// `$b`: the date as sendmail formats it.
+    pub date: Vec<u8>,
+    /// The host name the IR was compiled with (it seeds `$=w`, `$=k`, `$=m` with it;
+    /// the session replaces those seeds with its own).
+    pub seed_hostname: Vec<u8>,
+}
+
+/// One `-bt` session over a compiled configuration.
+pub struct Session<'a> {
+    pub(crate) ir: &'a Ir,
+    pub(crate) macros: MacroTable,
+    pub(crate) classes: ClassTable,
+    pub(crate) maps: Box<dyn Maps + 'a>,
+    pub(crate) out: Vec<u8>,
+    pub(crate) blank_sub: u8,
+    /// Ruleset names by number (sendmail's RuleSetNames).
+    names: Vec<Option<Vec<u8>>>,
+    /// `/tryflags`: header (else envelope) and sender (else recipient) addresses.
+    pub(crate) try_header: bool,
+    pub(crate) try_sender: bool,
+}
+
+/// What maps see of the session while they answer (messages and macros).
+struct Env<'s> {
+    macros: &'s mut MacroTable,
+    out: &'s mut Vec<u8>,
+    blank_sub: u8,
+}
+
+fn name_of(name: &[u8]) -> MacroName {
+    if name.len() == 1 {
+        MacroName::Short(name[0])
+    } else {
+        MacroName::Long(name.to_vec())
+    }
+}
+
+impl MapEnv for Env<'_> {
+    fn message(&mut self, text: &[u8]) {
+        push_message(self.out, text);
+    }
+
+    fn macro_value(&self, name: &[u8]) -> Option<Vec<u8>> {
+        let id = self.macros.lookup_id(&name_of(name))?;
+        self.macros.value(id).map(<[u8]>::to_vec)
+    }
+
+    fn set_macro(&mut self, name: &[u8], value: Option<&[u8]>) {
+        let Ok(id) = self.macros.id(&name_of(name)) else {
+            return;
+        };
+        match value {
+            Some(v) => self.macros.define(id, v.to_vec(), None),
+            None => self.macros.undefine(id),
+        }
+    }
+
+    fn blank_sub(&self) -> u8 {
+        self.blank_sub
+    }
+}
+
+/// A message line as sendmail prints it in `-bt`: high bits cleared, then a newline.
+fn push_message(out: &mut Vec<u8>, text: &[u8]) {
+    out.extend(text.iter().map(|b| b & 0x7F));
+    out.push(b'\n');
+}
+
+/// `s` shortened as sendmail's `shortenstring(s, 203)` does for messages.
+pub(crate) fn shorten(s: &[u8]) -> Vec<u8> {
+    const MAXSHORTSTR: usize = 203;
+    if s.len() < MAXSHORTSTR {
+        return s.to_vec();
+    }
+    let half = (MAXSHORTSTR - 3) / 2;
+    let mut v = s[..half].to_vec();
+    v.extend_from_slice(b"...");
+    v.extend_from_slice(&s[s.len() - half..]);
+    v
+}
+
+impl<'a> Session<'a> {
+    /// A session as sendmail starts test mode after reading the configuration.
+    pub fn new(ir: &'a Ir, maps: Box<dyn Maps + 'a>, opts: &SessionOptions) -> Session<'a> {
+        let mut macros = ir.macros.clone();
+        let mut classes = ClassTable::new();
+        let host: Vec<u8> = opts
+            .hostname
+            .clone()
+            .or_else(|| ir.macros.value(b'j').map(<[u8]>::to_vec))
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| b"localhost".to_vec());
+        // Before the .cf: the host's names (main.c); the .cf's own D lines came later and
+        // win, so only fill what the configuration left alone.
+        let short: Vec<u8> = host.split(|&b| b == b'.').next().unwrap_or(&[]).to_vec();
+        let domain: Option<Vec<u8>> = host
+            .iter()
+            .position(|&b| b == b'.')
+            .map(|p| host[p + 1..].to_vec())
+            .filter(|d| !d.is_empty());
+        let defined_by_cf = |m: &MacroTable, id: u8| m.defined_at[id as usize].is_some();
+        if !defined_by_cf(&macros, b'w') {
+            macros.define(b'w', short, None);
+        }
+        if !defined_by_cf(&macros, b'j') {
+            macros.define(b'j', host.clone(), None);
+        }
+        if !defined_by_cf(&macros, b'm') {
+            match &domain {
+                Some(d) => macros.define(b'm', d.clone(), None),
+                None => macros.undefine(b'm'),
+            }
+        }
+        if !defined_by_cf(&macros, b'k') {
+            macros.define(b'k', host.clone(), None);
+        }
+        classes.add(b'w', &host);
+        classes.add(b'k', &host);
+        let seed = opts.seed_hostname.to_ascii_lowercase();
+        let seed_domain: Vec<u8> = seed
+            .iter()
+            .position(|&b| b == b'.')
+            .map(|p| seed[p + 1..].to_vec())
+            .unwrap_or_default();
+        for (id, members) in ir.classes.members.iter().enumerate() {
+            let id = id as u8;
+            for (lower, word) in members {
+                let seeded = match id {
+                    b'w' | b'k' => {
+                        *lower == seed
+                            || lower.as_slice() == seed.split(|&b| b == b'.').next().unwrap_or(&[])
+                    }
+                    b'm' => *lower == seed_domain,
+                    _ => false,
+                };
+                if !seeded {
+                    classes.add(id, word);
+                }
+            }
+        }
+        for (id, w) in &opts.file_class_words {
+            classes.add(*id, w);
+        }
+        for (name, value) in &opts.defines {
+            if let Ok(id) = macros.id(name) {
+                macros.define(id, value.clone(), None);
+            }
+        }
+        if !opts.date.is_empty() {
+            macros.define(b'b', opts.date.clone(), None);
+        }
+        let user = if opts.user.is_empty() {
+            b"root".to_vec()
+        } else {
+            opts.user.clone()
+        };
+        macros.define(b'_', [&user[..], b"@localhost"].concat(), None);
+        if let Ok(id) = macros.id(&MacroName::Long(b"opMode".to_vec())) {
+            macros.define(id, b"t".to_vec(), None);
+        }
+        // After the .cf: $=m from $m, $j into $=w, then sendmail's MIME classes.
+        if let Some(m) = macros.value(b'm').map(<[u8]>::to_vec)
+            && !m.is_empty()
+        {
+            classes.add(b'm', &m);
+        }
+        let my_host = macros.value(b'j').map(<[u8]>::to_vec).unwrap_or_default();
+        let mut out = Vec::new();
+        let my_host = if my_host.is_empty() {
+            b"localhost".to_vec()
+        } else {
+            my_host
+        };
+        if !my_host.contains(&b'.') {
+            push_message(
+                &mut out,
+                format!(
+                    "WARNING: local host name ({}) is not qualified; see cf/README: WHO AM I?",
+                    String::from_utf8_lossy(&my_host)
+                )
+                .as_bytes(),
+            );
+        }
+        classes.add(b'w', &my_host);
+        classes.add(b'n', b"multipart/signed");
+        classes.add(b's', b"rfc822");
+        for w in ["7bit", "8bit", "binary"] {
+            classes.add(b'e', w.as_bytes());
+        }
+        let long = |m: &mut MacroTable, n: &str| m.id(&MacroName::Long(n.as_bytes().to_vec()));
+        let sets: [(&str, &[&str]); 4] = [
+            (
+                "checkMIMEFieldHeaders",
+                &["content-disposition", "content-type"],
+            ),
+            ("checkMIMETextHeaders", &["content-description"]),
+            (
+                "checkMIMEHeaders",
+                &[
+                    "content-disposition",
+                    "content-id",
+                    "content-transfer-encoding",
+                    "content-type",
+                    "mime-version",
+                ],
+            ),
+            (
+                "persistentMacros",
+                &["r", "s", "_", "{if_addr}", "{daemon_flags}"],
+            ),
+        ];
+        for (class, words) in sets {
+            if let Ok(id) = long(&mut macros, class) {
+                for w in words {
+                    classes.add(id, w.as_bytes());
+                }
+            }
+        }
+        if let Ok(id) = long(&mut macros, "addr_type") {
+            macros.define(id, b"e r".to_vec(), None);
+        }
+        let mut names = vec![None; crate::ir::MAXRWSETS as usize];
+        for (name, &n) in &ir.ruleset_names {
+            if let Some(slot) = names.get_mut(n as usize) {
+                *slot = Some(name.clone());
+            }
+        }
+        for (n, rs) in &ir.rulesets {
+            if let (Some(name), Some(slot)) = (&rs.name, names.get_mut(*n as usize)) {
+                *slot = Some(name.clone());
+            }
+        }
+        Session {
+            ir,
+            macros,
+            classes,
+            maps,
+            out,
+            blank_sub: ir.blank_sub,
+            names,
+            try_header: false,
+            try_sender: false,
+        }
+    }
+
+    /// Take what the session has printed so far.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub(crate) fn message(&mut self, text: &str) {
+        push_message(&mut self.out, text.as_bytes());
+    }
+
+    pub(crate) fn message_bytes(&mut self, text: &[u8]) {
+        push_message(&mut self.out, text);
+    }
+
+    /// The ruleset's name, or its number (sendmail's `RuleSetNames`).
+    pub(crate) fn ruleset_label(&self, rs: u16) -> Vec<u8> {
+        match self.names.get(rs as usize).and_then(Option::as_ref) {
+            Some(n) => n.clone(),
+            None => rs.to_string().into_bytes(),
+        }
+    }
+
+    /// `%-16.16s` + `label` + each token after a blank.
+    pub(crate) fn trace_line(&mut self, name: &[u8], label: &str, ws: &[Vec<u8>]) {
+        let n = &name[..name.len().min(16)];
+        self.out.extend_from_slice(n);
+        self.out.extend(std::iter::repeat_n(b' ', 16 - n.len()));
+        self.out.extend_from_slice(label.as_bytes());
+        for t in ws {
+            self.out.push(b' ');
+            self.xputs(t);
+        }
+        self.out.push(b'\n');
+    }
+
+    /// A token as sendmail's `xputs` prints it.
+    pub(crate) fn xputs(&mut self, bytes: &[u8]) {
+        if bytes.iter().all(|&b| (0x20..0x7F).contains(&b)) {
+            self.out.extend_from_slice(bytes);
+        } else {
+            let s = crate::ir::emit::xputs(bytes, &self.macros);
+            self.out.extend_from_slice(s.as_bytes());
+        }
+    }
+
+    /// Print prescan's messages for a scan of `input` (`<input>... <problem>`).
+    pub(crate) fn report_scan(&mut self, input: &[u8], scan: &Scan) {
+        if scan.problems.is_empty() {
+            return;
+        }
+        let end = input.iter().position(|&b| b == 0).unwrap_or(input.len());
+        let shown = shorten(&input[..end]);
+        for (p, _) in &scan.problems {
+            let mut line = shown.clone();
+            line.extend_from_slice(b"... ");
+            line.extend_from_slice(p.message().as_bytes());
+            push_message(&mut self.out, &line);
+        }
+    }
+
+    /// Resolve a ruleset name or number as `strtorwset(…, ST_FIND)` does, printing its
+    /// messages for bad numbers and names.
+    pub(crate) fn find_ruleset(&mut self, s: &[u8]) -> Option<u16> {
+        let mut i = 0;
+        while i < s.len() && s[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let p = &s[i..];
+        let first = p.first().copied().unwrap_or(0);
+        if first >= 0x80 {
+            self.invalid_ruleset_name(p);
+            return None;
+        }
+        if first.is_ascii_digit() {
+            let digits: Vec<u8> = p
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .copied()
+                .collect();
+            let n: i64 = std::str::from_utf8(&digits)
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(i64::MAX);
+            let n = if n > i64::from(i32::MAX) { -1 } else { n };
+            if !(0..100).contains(&n) {
+                self.message(&format!("bad ruleset {n} (100 max)"));
+                return None;
+            }
+            return Some(n as u16);
+        }
+        let len = p
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count();
+        if len == 0 || !first.is_ascii_alphabetic() {
+            self.invalid_ruleset_name(p);
+            return None;
+        }
+        self.ir.ruleset_names.get(&p[..len]).copied()
+    }
+
+    fn invalid_ruleset_name(&mut self, p: &[u8]) {
+        let shown = &p[..p.len().min(20)];
+        let mut m = b"invalid ruleset name: \"".to_vec();
+        m.extend_from_slice(shown);
+        m.push(b'"');
+        self.message_bytes(&m);
+    }
+
+    /// The space substitute a map joins key atoms with.
+    pub(crate) fn map_space_sub(&self, ix: usize) -> u8 {
+        let Some((_, d)) = self.ir.maps.get_index(ix) else {
+            return self.blank_sub;
+        };
+        if let Some(s) = d.flags.space_sub {
+            return s;
+        }
+        if d.class.generic_args() {
+            d.space_sub
+        } else {
+            self.blank_sub
+        }
+    }
+
+    /// Classes whose lookups keep quotes in the key (`dequote` sets `-q` itself).
+    pub(crate) fn class_keeps_quotes(&self, ix: usize) -> bool {
+        self.ir
+            .maps
+            .get_index(ix)
+            .is_some_and(|(_, d)| d.class == crate::ir::MapClass::Dequote)
+    }
+
+    /// Run a closure with the maps and the environment they may use.
+    pub(crate) fn with_maps<R>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Maps, &mut dyn MapEnv) -> R,
+    ) -> R {
+        let mut env = Env {
+            macros: &mut self.macros,
+            out: &mut self.out,
+            blank_sub: self.blank_sub,
+        };
+        f(self.maps.as_mut(), &mut env)
+    }
+
+    /// Run `rulesets` (numbers) on `input` tokens as a `-bt` line would, for callers that
+    /// test without the command language; returns the workspace and the last status.
+    pub fn run(&mut self, rulesets: &[u16], mut ws: Workspace) -> (Workspace, i32) {
+        let mut status = crate::sysexits::OK;
+        for &rs in rulesets {
+            status = self.rewrite(&mut ws, rs, 0, crate::prescan::MAXATOM);
+        }
+        (ws, status)
+    }
+
+    pub fn ir(&self) -> &Ir {
+        self.ir
+    }
+
+    pub fn macros(&self) -> &MacroTable {
+        &self.macros
+    }
+}

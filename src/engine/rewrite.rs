@@ -1,0 +1,450 @@
+//! The rewrite loop (`rewrite` and `callsubr` in parseaddr.c; cf-semantics §3): apply a
+//! ruleset's rules to a workspace, build each right-hand side (substitution, then lookups
+//! left to right, then `$>` calls right to left), and print the trace lines `-bt` shows.
+
+use crate::engine::Session;
+use crate::engine::cataddr::{MAXKEY, cataddr};
+use crate::engine::matcher::{Binding, MatchCtx, match_lhs};
+use crate::ir::Prefix;
+use crate::maps::lookup::{Answer, OpenState};
+use crate::meta;
+use crate::prescan::{MAXATOM, PSBUFSIZE, Table};
+use crate::sysexits as ex;
+
+/// A workspace: one token per element, in internal form.
+pub type Workspace = Vec<Vec<u8>>;
+
+/// sendmail's limits for the rewrite loop.
+pub const MAX_RULE_RECURSION: usize = 50;
+pub const MAX_LOOP: usize = 100;
+pub const MAX_SUBR: usize = 16;
+/// `$@` arguments per lookup that reach the map (`%1`…`%8`).
+const MAX_MAP_ARGS: usize = 8;
+
+/// A fatal error inside one rewrite: return this status at once, without a returns line.
+struct Abort(i32);
+
+impl Session<'_> {
+    /// Run ruleset `rs` on `ws` (sendmail's `rewrite`); returns the status.
+    pub fn rewrite(&mut self, ws: &mut Workspace, rs: u16, reclevel: usize, maxatom: usize) -> i32 {
+        let name = self.ruleset_label(rs);
+        self.trace_line(&name, "   input:", ws);
+        if reclevel > MAX_RULE_RECURSION {
+            self.message(&format!(
+                "rewrite: excessive recursion (max {MAX_RULE_RECURSION}), ruleset {}",
+                String::from_utf8_lossy(&name)
+            ));
+            return ex::CONFIG;
+        }
+        let ir = self.ir;
+        let rules: &[crate::ir::Rule] = ir.rulesets.get(&rs).map_or(&[], |r| &r.rules);
+        let mut rstat = ex::OK;
+        let mut idx = 0usize;
+        let mut loopcount = 0usize;
+        let mut bindings: Vec<Binding> = Vec::with_capacity(9);
+        while idx < rules.len() {
+            if ws
+                .first()
+                .is_some_and(|t| t.len() == 1 && t[0] == meta::CANONNET)
+            {
+                break;
+            }
+            loopcount += 1;
+            if loopcount > MAX_LOOP {
+                self.message(&format!(
+                    "Infinite loop in ruleset {}, rule {}",
+                    String::from_utf8_lossy(&name),
+                    idx + 1
+                ));
+                break;
+            }
+            let rule = &rules[idx];
+            let matched = {
+                let pat = &rule.lhs;
+                let first = ws.first().map(|t| t.to_ascii_lowercase());
+                let last = ws.last().map(|t| t.to_ascii_lowercase());
+                if pat.skips(ws.len(), first.as_deref(), last.as_deref()) {
+                    false
+                } else {
+                    let ctx = MatchCtx {
+                        classes: &self.classes,
+                        macros: &self.macros,
+                        tables: &ir.tables,
+                        blank_sub: self.blank_sub,
+                    };
+                    match_lhs(&pat.ops, ws, &ctx, &mut bindings)
+                }
+            };
+            if !matched {
+                idx += 1;
+                loopcount = 0;
+                continue;
+            }
+            let next = match rule.rhs.prefix {
+                Prefix::Once => {
+                    loopcount = 0;
+                    idx + 1
+                }
+                Prefix::Return => rules.len(),
+                Prefix::Repeat => idx,
+            };
+            match self.build_rhs(rs, &name, rule, ws, &bindings, reclevel, maxatom) {
+                Ok((new, status)) => {
+                    if rstat == ex::OK || status == ex::TEMPFAIL {
+                        rstat = status;
+                    }
+                    *ws = new;
+                }
+                Err(Abort(status)) => return status,
+            }
+            idx = next;
+        }
+        self.trace_line(&name, " returns:", ws);
+        rstat
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build_rhs(
+        &mut self,
+        _rs: u16,
+        name: &[u8],
+        rule: &crate::ir::Rule,
+        ws: &Workspace,
+        bindings: &[Binding],
+        reclevel: usize,
+        maxatom: usize,
+    ) -> Result<(Workspace, i32), Abort> {
+        let mut nv: Workspace = Vec::with_capacity(rule.rhs.tokens.len() + ws.len());
+        // 1. substitution
+        for tok in &rule.rhs.tokens {
+            let b = &tok.bytes;
+            if b.len() == 2 && b[0] == meta::MATCHREPL {
+                let n = b[1].wrapping_sub(b'1') as usize;
+                let Some(bd) = bindings.get(n) else {
+                    self.message(&format!(
+                        "rewrite: ruleset {}: replacement ${} out of bounds",
+                        String::from_utf8_lossy(name),
+                        b[1] as char
+                    ));
+                    return Err(Abort(ex::CONFIG));
+                };
+                for t in &ws[bd.start..bd.end] {
+                    if nv.len() >= maxatom {
+                        return Err(self.too_long());
+                    }
+                    nv.push(t.clone());
+                }
+                continue;
+            }
+            if nv.len() >= maxatom {
+                return Err(self.too_long());
+            }
+            if b.len() == 2 && b[0] == meta::MACRODEXPAND {
+                let Some(val) = self.macros.value(b[1]).map(<[u8]>::to_vec) else {
+                    continue;
+                };
+                if val.is_empty() {
+                    continue;
+                }
+                let Some(toks) = self.scan_value(&val, Table::External) else {
+                    return Err(Abort(ex::DATAERR));
+                };
+                for t in toks {
+                    nv.push(t);
+                    if nv.len() >= maxatom {
+                        return Err(self.too_long());
+                    }
+                }
+                continue;
+            }
+            nv.push(b.clone());
+        }
+        // 2. lookups, left to right
+        let mut rstat = ex::OK;
+        let mut i = 0usize;
+        while i < nv.len() {
+            let t = &nv[i];
+            let (end_tok, named) = if t.len() == 1 && t[0] == meta::HOSTBEGIN {
+                (meta::HOSTEND, false)
+            } else if t.len() == 1 && t[0] == meta::LOOKUPBEGIN {
+                (meta::LOOKUPEND, true)
+            } else {
+                i += 1;
+                continue;
+            };
+            let begin = i;
+            let mut j = i + 1;
+            let map_name: Vec<u8> = if named {
+                match nv.get(j) {
+                    Some(n) => {
+                        j += 1;
+                        n.clone()
+                    }
+                    // sendmail aborts here ("rewrite: missing mapname"); keep the tokens.
+                    None => {
+                        self.message("rewrite: missing mapname");
+                        break;
+                    }
+                }
+            } else {
+                b"host".to_vec()
+            };
+            let map = self.maps.find(&map_name);
+            if map.is_none() {
+                self.message(&format!(
+                    "rewrite: map {} not found",
+                    String::from_utf8_lossy(&map_name)
+                ));
+            }
+            // Split key / args / default up to the end token.
+            let key_start = j;
+            let mut key_end: Option<usize> = None;
+            let mut args: Vec<Vec<u8>> = Vec::new();
+            let mut arg_start: Option<usize> = None;
+            let mut default: Option<(usize, usize)> = None;
+            let mut default_start: Option<usize> = None;
+            let is = |t: &Vec<u8>, m: u8| t.len() == 1 && t[0] == m;
+            while j < nv.len() && !is(&nv[j], end_tok) {
+                let sep_host = is(&nv[j], meta::CANONHOST);
+                let sep_user = is(&nv[j], meta::CANONUSER);
+                if !sep_host && !sep_user {
+                    j += 1;
+                    continue;
+                }
+                if key_end.is_none() {
+                    key_end = Some(j);
+                }
+                if let Some(s) = default_start.take() {
+                    default = Some((s, j));
+                }
+                if let Some(s) = arg_start.take() {
+                    let a = cataddr(&nv[s..j], &self.ir.tables, self.blank_sub, true, PSBUFSIZE);
+                    args.push(a);
+                }
+                if sep_host {
+                    arg_start = Some(j + 1);
+                } else {
+                    default_start = Some(j + 1);
+                }
+                j += 1;
+            }
+            let seg_end = j;
+            if key_end.is_none() {
+                key_end = Some(seg_end);
+            }
+            if let Some(s) = default_start.take() {
+                default = Some((s, seg_end));
+            }
+            if let Some(s) = arg_start.take() {
+                let a = cataddr(
+                    &nv[s..seg_end],
+                    &self.ir.tables,
+                    self.blank_sub,
+                    true,
+                    PSBUFSIZE,
+                );
+                args.push(a);
+            }
+            args.truncate(MAX_MAP_ARGS);
+            let after = if j < nv.len() { j + 1 } else { j };
+            let key_end = key_end.unwrap_or(seg_end);
+            let space_sub = match map {
+                Some(ix) => self.map_space_sub(ix),
+                None => self.blank_sub,
+            };
+            let key = cataddr(
+                &nv[key_start..key_end],
+                &self.ir.tables,
+                space_sub,
+                true,
+                MAXKEY,
+            );
+            let (value, status) = match map {
+                Some(ix) => self.map_lookup(ix, key, args),
+                None => (None, ex::OK),
+            };
+            if status == ex::TEMPFAIL {
+                rstat = ex::TEMPFAIL;
+            }
+            let external = value.is_some();
+            let replacement: Option<Vec<u8>> = match value {
+                Some(v) => Some(v),
+                None => default.map(|(s, e)| {
+                    cataddr(&nv[s..e], &self.ir.tables, self.blank_sub, false, MAXKEY)
+                }),
+            };
+            let new_toks: Vec<Vec<u8>> = match replacement {
+                None => nv[key_start..key_end].to_vec(),
+                Some(r) if r.is_empty() => Vec::new(),
+                Some(r) => {
+                    let table = if external {
+                        Table::External
+                    } else {
+                        Table::Internal
+                    };
+                    match self.scan_value(&r, table) {
+                        Some(t) => t,
+                        None => return Err(Abort(ex::DATAERR)),
+                    }
+                }
+            };
+            let tail: Vec<Vec<u8>> = nv.split_off(after);
+            nv.truncate(begin);
+            for t in new_toks {
+                nv.push(t);
+                if nv.len() >= maxatom {
+                    return Err(self.too_long());
+                }
+            }
+            i = nv.len();
+            for t in tail {
+                nv.push(t);
+                if nv.len() >= maxatom {
+                    return Err(self.too_long());
+                }
+            }
+        }
+        // 3. subroutine calls, right to left
+        let status = self.call_subroutines(&mut nv, reclevel);
+        if rstat == ex::OK || status == ex::TEMPFAIL {
+            rstat = status;
+        }
+        Ok((nv, rstat))
+    }
+
+    fn too_long(&mut self) -> Abort {
+        self.message("rewrite: expansion too long");
+        Abort(ex::DATAERR)
+    }
+
+    /// The map lookup wrapper (`map_lookup` in parseaddr.c): value and status.
+    fn map_lookup(
+        &mut self,
+        ix: usize,
+        mut key: Vec<u8>,
+        args: Vec<Vec<u8>>,
+    ) -> (Option<Vec<u8>>, i32) {
+        let decl = self.ir.maps.get_index(ix).map(|(_, d)| d);
+        let (keep_quotes, no_defer, tapp) = match decl {
+            Some(d) => (
+                d.flags.keep_quotes || self.class_keeps_quotes(ix),
+                d.flags.tempfail_is_notfound,
+                d.flags.tempfail_text.clone(),
+            ),
+            None => (false, false, None),
+        };
+        let state = self.with_maps(|m, env| m.open(ix, env));
+        let answer = match state {
+            OpenState::Invalid => return (None, ex::OK),
+            OpenState::Bogus => Answer::status(ex::TEMPFAIL),
+            OpenState::Open => {
+                if !keep_quotes {
+                    key = strip_quotes(&key);
+                }
+                let mut av = Vec::with_capacity(args.len() + 1);
+                av.push(key.clone());
+                av.extend(args);
+                self.with_maps(|m, env| m.lookup(ix, &key, &av, env))
+            }
+        };
+        let mut status = ex::OK;
+        if answer.status == ex::TEMPFAIL && !no_defer {
+            status = ex::TEMPFAIL;
+        }
+        if answer.status == ex::TEMPFAIL
+            && let Some(t) = tapp
+        {
+            let mut v = key;
+            v.extend_from_slice(&t);
+            return (Some(v), status);
+        }
+        (answer.value, status)
+    }
+
+    /// `$>` calls in `nv` (sendmail's `callsubr`).
+    fn call_subroutines(&mut self, nv: &mut Workspace, reclevel: usize) -> i32 {
+        let mut calls: Vec<(usize, u16)> = Vec::new();
+        let mut j = 0usize;
+        while j < nv.len() {
+            if nv[j].len() == 1 && nv[j][0] == meta::CALLSUBR && j + 1 < nv.len() {
+                let target = strip_quotes(&nv[j + 1]);
+                nv[j + 1] = target.clone();
+                let rs = match self.find_ruleset(&target) {
+                    Some(rs) => rs,
+                    None => {
+                        self.message(&format!(
+                            "Unknown ruleset {}",
+                            String::from_utf8_lossy(&target)
+                        ));
+                        return ex::CONFIG;
+                    }
+                };
+                if self.ir.rulesets.get(&rs).is_none_or(|r| r.rules.is_empty()) {
+                    nv.drain(j..j + 2);
+                    // sendmail's scan moves past the token that slid into place.
+                    j += 1;
+                    continue;
+                }
+                if calls.len() + 1 >= MAX_SUBR {
+                    self.message(&format!("Too many subroutine calls ({MAX_SUBR} max)"));
+                    return ex::CONFIG;
+                }
+                calls.push((j, rs));
+            }
+            j += 1;
+        }
+        let mut rstat = ex::OK;
+        for &(pos, rs) in calls.iter().rev() {
+            nv.drain(pos..pos + 2);
+            let mut tail: Workspace = nv.split_off(pos);
+            let status = self.rewrite(&mut tail, rs, reclevel + 1, MAXATOM - pos);
+            nv.extend(tail);
+            if status != ex::OK && status != ex::TEMPFAIL {
+                return status;
+            }
+            if rstat == ex::OK || status == ex::TEMPFAIL {
+                rstat = status;
+            }
+        }
+        rstat
+    }
+
+    /// Tokenize a macro value, map result or default in reporting mode; `None` is
+    /// sendmail's "no result" (messages already printed).
+    pub(crate) fn scan_value(&mut self, value: &[u8], table: Table) -> Option<Workspace> {
+        let mode = crate::prescan::Mode {
+            table,
+            ignore_errors: false,
+            delimiter: None,
+            bufsize: PSBUFSIZE,
+        };
+        let scan = crate::prescan::prescan(value, &self.ir.tables, mode);
+        self.report_scan(value, &scan);
+        if scan.failed || scan.tokens.is_empty() {
+            return None;
+        }
+        Some(scan.tokens.into_iter().map(|t| t.bytes).collect())
+    }
+}
+
+/// Remove double quotes and backslash escapes (sendmail's `stripquotes`).
+pub fn strip_quotes(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        i += 1;
+        if c == b'\\' {
+            if i < s.len() {
+                out.push(s[i]);
+                i += 1;
+            }
+            continue;
+        }
+        if c == b'"' {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,461 @@
+//! The `-bt` command language (`testmodeline` in main.c; cf-semantics §5): ruleset
+//! lists with addresses, `.D` `.C`, `=S` `=M`, `$x` `$=x`, and the `/` commands.
+
+use crate::cf::text::{self, LogicalLine, NameProblem};
+use crate::cf::{FileId, MacroName};
+use crate::engine::Session;
+use crate::engine::rewrite::Workspace;
+use crate::ir::MacroId;
+use crate::maps::lookup::OpenState;
+use crate::prescan::{self, MAXATOM, PSBUFSIZE, Table};
+use crate::sysexits as ex;
+
+/// Longest address `-bt` accepts (MAXNAME - 1).
+const MAX_ADDRESS: usize = 255;
+/// Input lines are read into a buffer of this size (MAXLINE).
+pub const LINE_BUFFER: usize = 2048;
+
+/// The banner test mode prints before the first prompt.
+pub const BANNER: &[u8] =
+    b"ADDRESS TEST MODE (ruleset 3 NOT automatically invoked)\nEnter <ruleset> <address>\n";
+
+/// What a command line asks of the session's caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+impl Session<'_> {
+    /// Run one input line (without its newline); output accumulates in the session.
+    pub fn command(&mut self, line: &[u8]) -> Flow {
+        let line = match line.iter().position(|&b| b == 0) {
+            Some(p) => &line[..p],
+            None => line,
+        };
+        let start = line.iter().take_while(|&&b| b == b' ').count();
+        let line = &line[start..];
+        match line.first() {
+            None | Some(b'#') => {}
+            Some(b'?') => self.message("Sendmail 8.17.1.9 -- HELP not implemented"),
+            Some(b'.') => self.dot_command(line),
+            Some(b'=') => self.equals_command(line),
+            Some(b'-') => match line.get(1) {
+                Some(b'd') => {}
+                None => self.message("Usage: -d{debug arguments}"),
+                Some(_) => self.unknown("-", line),
+            },
+            Some(b'$') => self.macro_command(line),
+            Some(b'/') => return self.slash_command(line),
+            Some(_) => self.apply_line(line),
+        }
+        Flow::Continue
+    }
+
+    fn unknown(&mut self, kind: &str, line: &[u8]) {
+        let mut m = format!("Unknown \"{kind}\" command ").into_bytes();
+        m.extend_from_slice(line);
+        self.message_bytes(&m);
+    }
+
+    /// Parse a macro name at `s` the way `macid_parse` does, printing its complaints.
+    fn parse_name(&mut self, s: &[u8]) -> Option<(MacroId, usize)> {
+        let mut problems = Vec::new();
+        let parsed = text::parse_macro_name(s, &mut problems);
+        for p in problems {
+            let m = match p {
+                NameProblem::Missing => "Name required for macro/class".to_string(),
+                NameProblem::BadChar(c) => {
+                    format!("Invalid macro/class character {}", c as char)
+                }
+                NameProblem::Unbalanced => "Unbalanced { in macro name".to_string(),
+                NameProblem::TooLong => format!(
+                    "Macro/class name too long ({} chars max)",
+                    text::MAXMACNAMELEN
+                ),
+            };
+            self.message(&m);
+        }
+        let (name, used) = parsed?;
+        let id = self.macros.id(&name).ok()?;
+        if id == 0 {
+            return None;
+        }
+        Some((id, used))
+    }
+
+    /// `$`-translate a `-bt` argument as `translate_dollars` does.
+    fn translate(&mut self, s: &[u8]) -> crate::cf::Text {
+        let mut notes = Vec::new();
+        let line = LogicalLine {
+            start: 0,
+            end: s.len(),
+        };
+        let flat = text::strip(s, line, FileId(0), self.ir.level >= 3, &mut notes);
+        text::translate(&flat, 0, flat.bytes.len(), &mut notes)
+    }
+
+    fn dot_command(&mut self, line: &[u8]) {
+        match line.get(1) {
+            Some(b'D') => {
+                let Some((id, used)) = self.parse_name(&line[2..]) else {
+                    return;
+                };
+                let text = self.translate(&line[2 + used..]);
+                let value: Vec<u8> = self
+                    .macros
+                    .internal(&text)
+                    .into_iter()
+                    .map(|x| x.0)
+                    .collect();
+                self.macros.define(id, value, None);
+            }
+            Some(b'C') => {
+                if line.len() == 2 {
+                    return;
+                }
+                let Some((id, used)) = self.parse_name(&line[2..]) else {
+                    return;
+                };
+                let text = self.translate(&line[2 + used..]);
+                let value: Vec<u8> = self
+                    .macros
+                    .expand_text(&text)
+                    .into_iter()
+                    .map(|x| x.0)
+                    .collect();
+                for w in value.split(|b| b.is_ascii_whitespace()) {
+                    if !w.is_empty() {
+                        self.classes.add(id, w);
+                    }
+                }
+            }
+            None => self.message("Usage: .[DC]macro value(s)"),
+            Some(_) => self.unknown(".", line),
+        }
+    }
+
+    fn equals_command(&mut self, line: &[u8]) {
+        match line.get(1) {
+            Some(b'S') => {
+                let arg = &line[2..];
+                let Some(rs) = self.find_ruleset(arg) else {
+                    let mut m = b"Undefined ruleset ".to_vec();
+                    m.extend_from_slice(arg);
+                    self.message_bytes(&m);
+                    return;
+                };
+                let ir = self.ir;
+                let Some(set) = ir.rulesets.get(&rs) else {
+                    return;
+                };
+                for rule in &set.rules {
+                    self.out.push(b'R');
+                    for t in crate::ir::emit::pattern_tokens(&rule.lhs) {
+                        self.xputs(&t);
+                        self.out.push(b' ');
+                    }
+                    self.out.extend_from_slice(b"\t\t");
+                    let prefix: &[u8] = match rule.rhs.prefix {
+                        crate::ir::Prefix::Once => &[crate::meta::CANONUSER],
+                        crate::ir::Prefix::Return => &[crate::meta::CANONHOST],
+                        crate::ir::Prefix::Repeat => &[],
+                    };
+                    if !prefix.is_empty() {
+                        self.xputs(prefix);
+                        self.out.push(b' ');
+                    }
+                    for t in &rule.rhs.tokens {
+                        self.xputs(&t.bytes);
+                        self.out.push(b' ');
+                    }
+                    self.out.push(b'\n');
+                }
+            }
+            Some(b'M') => self.print_mailers(),
+            None => self.message("Usage: =Sruleset or =M"),
+            Some(_) => self.unknown("=", line),
+        }
+    }
+
+    fn macro_command(&mut self, line: &[u8]) {
+        if line.get(1) == Some(&b'=') {
+            if let Some((id, _)) = self.parse_name(&line[2..]) {
+                let members: Vec<Vec<u8>> = self
+                    .classes
+                    .members(id)
+                    .into_iter()
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                for m in members {
+                    self.out.extend_from_slice(&m);
+                    self.out.push(b'\n');
+                }
+            }
+            return;
+        }
+        let Some((id, _)) = self.parse_name(&line[1..]) else {
+            return;
+        };
+        match self.macros.value(id).map(<[u8]>::to_vec) {
+            None => self.message("Undefined"),
+            Some(v) => {
+                self.xputs(&v);
+                self.out.push(b'\n');
+            }
+        }
+    }
+
+    fn slash_command(&mut self, line: &[u8]) -> Flow {
+        let mut end = line.len();
+        while end > 0 && line[end - 1].is_ascii_whitespace() {
+            end -= 1;
+        }
+        let line = &line[..end];
+        let (cmd, arg) = match line.iter().position(|&b| b == b' ' || b == b'\t') {
+            Some(p) => {
+                let mut a = p;
+                while a < line.len() && line[a].is_ascii_whitespace() {
+                    a += 1;
+                }
+                (&line[..p], &line[a..])
+            }
+            None => (line, &b""[..]),
+        };
+        let word = &cmd[1..];
+        if word.is_empty() {
+            self.message("Usage: /[canon|map|mx|parse|try|tryflags]");
+            return Flow::Continue;
+        }
+        let is = |w: &str| word.eq_ignore_ascii_case(w.as_bytes());
+        if is("quit") {
+            return Flow::Quit;
+        } else if is("mx") {
+            if arg.is_empty() {
+                self.message("Usage: /mx address");
+            } else {
+                let mut m = b"getmxrr(".to_vec();
+                m.extend_from_slice(arg);
+                m.extend_from_slice(b") returns -1 value(s):");
+                self.message_bytes(&m);
+            }
+        } else if is("canon") {
+            if arg.is_empty() {
+                self.message("Usage: /canon address");
+            } else if arg.len() >= 256 {
+                self.message("Name too long");
+            } else {
+                let found = self.with_maps(|m, env| m.canon(arg, env));
+                let mut m = b"getcanonname(".to_vec();
+                m.extend_from_slice(arg);
+                m.extend_from_slice(b") returns ");
+                m.extend_from_slice(found.as_deref().unwrap_or(arg));
+                self.out.extend_from_slice(&m);
+                self.out.push(b'\n');
+            }
+        } else if is("map") {
+            self.map_command(arg);
+        } else if is("expand") {
+            if arg.is_empty() {
+                self.message("Usage: /expand string");
+            } else {
+                let text = self.translate_raw(arg);
+                let v: Vec<u8> = self.macros.expand(&text).into_iter().map(|x| x.0).collect();
+                self.xputs(&v);
+            }
+        } else if is("tryflags") {
+            if arg.is_empty() {
+                self.message("Usage: /tryflags [Hh|Ee][Ss|Rr]");
+            } else {
+                for &c in arg {
+                    match c {
+                        b'H' | b'h' => self.try_header = true,
+                        b'E' | b'e' => self.try_header = false,
+                        b'S' | b's' => self.try_sender = true,
+                        b'R' | b'r' => self.try_sender = false,
+                        _ => {}
+                    }
+                }
+                let v = vec![
+                    if self.try_header { b'h' } else { b'e' },
+                    b' ',
+                    if self.try_sender { b's' } else { b'r' },
+                ];
+                if let Ok(id) = self.macros.id(&MacroName::Long(b"addr_type".to_vec())) {
+                    self.macros.define(id, v, None);
+                }
+            }
+        } else if is("try") {
+            self.try_command(arg);
+        } else if is("parse") {
+            self.parse_command(arg);
+        } else {
+            self.unknown("/", line);
+        }
+        Flow::Continue
+    }
+
+    /// The bytes of `s` as internal text without `$` translation (for `/expand`).
+    fn translate_raw(&mut self, s: &[u8]) -> Vec<(u8, crate::cf::Span)> {
+        let text = self.translate(s);
+        self.macros.internal(&text)
+    }
+
+    fn map_command(&mut self, arg: &[u8]) {
+        if arg.is_empty() {
+            self.message("Usage: /map mapname key");
+            return;
+        }
+        let Some(sp) = arg.iter().position(|b| b.is_ascii_whitespace()) else {
+            self.message("No key specified");
+            return;
+        };
+        let (name, key) = (&arg[..sp], &arg[sp + 1..]);
+        let Some(ix) = self.maps.find(name) else {
+            let mut m = b"Map named \"".to_vec();
+            m.extend_from_slice(name);
+            m.extend_from_slice(b"\" not found");
+            self.message_bytes(&m);
+            return;
+        };
+        let state = self.with_maps(|m, env| m.open(ix, env));
+        if state == OpenState::Invalid {
+            let mut m = b"Map named \"".to_vec();
+            m.extend_from_slice(name);
+            m.extend_from_slice(b"\" not open");
+            self.message_bytes(&m);
+            return;
+        }
+        let mut head = b"map_lookup: ".to_vec();
+        head.extend_from_slice(name);
+        head.extend_from_slice(b" (");
+        head.extend_from_slice(key);
+        head.extend_from_slice(b") ");
+        self.out.extend_from_slice(&head);
+        let answer = if state == OpenState::Bogus {
+            crate::maps::lookup::Answer::status(ex::TEMPFAIL)
+        } else {
+            let av = vec![key.to_vec()];
+            self.with_maps(|m, env| m.lookup(ix, key, &av, env))
+        };
+        match answer.value {
+            None => self
+                .out
+                .extend_from_slice(format!("no match ({})\n", answer.status).as_bytes()),
+            Some(v) => {
+                self.out.extend_from_slice(b"returns ");
+                self.out.extend_from_slice(&v);
+                self.out
+                    .extend_from_slice(format!(" ({})\n", answer.status).as_bytes());
+            }
+        }
+    }
+
+    /// `rulesets address[,address…]`.
+    fn apply_line(&mut self, line: &[u8]) {
+        let list_end = line
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(line.len());
+        if list_end >= line.len() {
+            self.message("No address!");
+            return;
+        }
+        let list = &line[..list_end];
+        let rest = &line[list_end + 1..];
+        if self.invalid_address(rest) {
+            return;
+        }
+        let table = if self.ir.level >= 9 {
+            Table::NoComments
+        } else {
+            Table::External
+        };
+        let mode = prescan::Mode {
+            table,
+            ignore_errors: false,
+            delimiter: Some(b','),
+            bufsize: PSBUFSIZE,
+        };
+        let mut pos = 0usize;
+        loop {
+            let input = &rest[pos..];
+            let scan = prescan::prescan(input, &self.ir.tables, mode);
+            self.report_scan(input, &scan);
+            let consumed = scan.consumed;
+            if !scan.failed && !scan.tokens.is_empty() {
+                let ws: Workspace = scan.tokens.into_iter().map(|t| t.bytes).collect();
+                self.apply_list(list, ws);
+            }
+            pos += consumed;
+            if pos >= rest.len() {
+                break;
+            }
+            pos += 1; // the delimiter
+        }
+    }
+
+    fn apply_list(&mut self, list: &[u8], mut ws: Workspace) {
+        let mut p = 0usize;
+        while p < list.len() {
+            let here = &list[p..];
+            let Some(rs) = self.find_ruleset(here) else {
+                let mut m = b"Undefined ruleset ".to_vec();
+                m.extend_from_slice(here);
+                self.message_bytes(&m);
+                break;
+            };
+            let status = self.rewrite(&mut ws, rs, 0, MAXATOM);
+            if status != ex::OK {
+                let mut m = b"== Ruleset ".to_vec();
+                m.extend_from_slice(here);
+                m.extend_from_slice(format!(" ({rs}) status {status}").as_bytes());
+                self.message_bytes(&m);
+            }
+            while p < list.len() {
+                p += 1;
+                if list[p - 1] == b',' {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// `invalidaddr`: 8-bit control bytes and overlong addresses.
+    fn invalid_address(&mut self, addr: &[u8]) -> bool {
+        let mut shown: Vec<u8> = Vec::with_capacity(addr.len());
+        let mut bad = false;
+        for (i, &b) in addr.iter().enumerate() {
+            if i >= MAX_ADDRESS {
+                let mut m = b"Address \"".to_vec();
+                m.extend_from_slice(&shown);
+                m.extend_from_slice(format!("\" too long ({MAX_ADDRESS} bytes max)").as_bytes());
+                self.message_bytes(&m);
+                return true;
+            }
+            if b & 0xE0 == 0x80 {
+                bad = true;
+                shown.push(b'?');
+            } else {
+                shown.push(b);
+            }
+        }
+        if bad {
+            let mut m = b"8-bit character in mailbox address \"".to_vec();
+            m.extend_from_slice(&shown);
+            m.push(b'"');
+            self.message_bytes(&m);
+        }
+        bad
+    }
+
+    fn print_mailers(&mut self) {}
+
+    fn try_command(&mut self, arg: &[u8]) {
+        let _ = arg;
+    }
+
+    fn parse_command(&mut self, arg: &[u8]) {
+        let _ = arg;
+    }
+}
