@@ -6,6 +6,7 @@
 
 pub mod bytes;
 pub mod cf;
+pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod ir;

@@ -2,6 +2,7 @@
 //! its arguments, calls the library, prints, and returns an exit code; only `main`
 //! exits.
 
+pub mod check;
 pub mod compile;
 pub mod dump;
 pub mod generate;
@@ -93,6 +94,7 @@ pub enum Command {
     Dump(dump::DumpArgs),
     Query(query::QueryArgs),
     Test(test::TestArgs),
+    Check(check::CheckArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -106,6 +108,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Dump(a) => dump::run(a),
         Command::Query(a) => query::run(a),
         Command::Test(a) => test::run(a),
+        Command::Check(a) => check::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }

@@ -135,21 +135,49 @@ pub fn input_lines(data: &[u8]) -> Vec<&[u8]> {
     lines
 }
 
-pub fn run(a: TestArgs) -> i32 {
-    let file = match super::read_source(&a.config, 0) {
+/// A configuration read for the engine: what sendmail has after reading it.
+pub(crate) struct Loaded {
+    pub ir: ir::Ir,
+    pub opts: SessionOptions,
+    /// Read-time messages, printed before the banner.
+    pub pre: Vec<u8>,
+    pub root: Option<PathBuf>,
+    pub overrides: Vec<(Vec<u8>, PathBuf)>,
+}
+
+/// Read and compile `config` with `-d` definitions, reading F-line class files.
+pub(crate) fn load(
+    config: &Path,
+    define: &[String],
+    root: Option<&Path>,
+    maps: &[String],
+) -> Result<Loaded, i32> {
+    let file = match super::read_source(config, 0) {
         Ok(f) => f,
         Err(msg) => {
             eprintln!("{msg}");
-            return exit::NOINPUT;
+            return Err(exit::NOINPUT);
         }
     };
     let mut defines = Vec::new();
-    for d in &a.define {
+    for d in define {
         match parse_define(d) {
             Some(x) => defines.push(x),
             None => {
                 eprintln!("cfmap: -d {d}: expected NAME=VALUE");
-                return exit::USAGE;
+                return Err(exit::USAGE);
+            }
+        }
+    }
+    let mut overrides = Vec::new();
+    for m in maps {
+        match m.split_once('=') {
+            Some((n, f)) if !n.is_empty() && !f.is_empty() => {
+                overrides.push((n.as_bytes().to_vec(), PathBuf::from(f)));
+            }
+            _ => {
+                eprintln!("cfmap: --map {m}: expected NAME=FILE");
+                return Err(exit::USAGE);
             }
         }
     }
@@ -158,12 +186,12 @@ pub fn run(a: TestArgs) -> i32 {
         .find(|(n, _)| *n == MacroName::Short(b'j'))
         .map(|(_, v)| v.clone());
     let seed = hostname.clone().unwrap_or_else(|| b"localhost".to_vec());
-    let opts = ir::CompileOptions {
+    let copts = ir::CompileOptions {
         hostname: seed.clone(),
         ..ir::CompileOptions::default()
     };
     let syntax = crate::cf::parse(&file);
-    let ir = ir::compile(&syntax, &opts);
+    let ir = ir::compile(&syntax, &copts);
 
     let mut pre = Vec::new();
     let ctx = crate::lint::Context {
@@ -183,7 +211,7 @@ pub fn run(a: TestArgs) -> i32 {
             let line = file.locate((d.span.end as usize).saturating_sub(1)).line;
             pre.push((
                 d.span.start,
-                format!("{}: line {}: {}\n", a.config.display(), line, d.message),
+                format!("{}: line {}: {}\n", config.display(), line, d.message),
             ));
         }
     }
@@ -194,7 +222,7 @@ pub fn run(a: TestArgs) -> i32 {
         let ClassSource::File(path) = &fc.source else {
             continue;
         };
-        match std::fs::read(resolve(path, a.root.as_deref())) {
+        match std::fs::read(resolve(path, root)) {
             Ok(data) => {
                 for w in class_file_words(&data, fc.format.as_deref()) {
                     file_class_words.push((fc.class, w));
@@ -205,7 +233,7 @@ pub fn run(a: TestArgs) -> i32 {
                 pre.extend_from_slice(
                     format!(
                         "{}: line {}: fileclass: cannot open '{}': {}\n",
-                        a.config.display(),
+                        config.display(),
                         line,
                         String::from_utf8_lossy(path),
                         super::io_reason(&e)
@@ -217,7 +245,7 @@ pub fn run(a: TestArgs) -> i32 {
         }
     }
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
-    let sopts = SessionOptions {
+    let opts = SessionOptions {
         hostname,
         defines,
         file_class_words,
@@ -225,9 +253,23 @@ pub fn run(a: TestArgs) -> i32 {
         date: Vec::new(),
         seed_hostname: seed,
     };
-    let maps = build_maps(&ir, &a);
-    let mut session = Session::new(&ir, maps, &sopts);
+    Ok(Loaded {
+        ir,
+        opts,
+        pre,
+        root: root.map(Path::to_path_buf),
+        overrides,
+    })
+}
 
+pub fn run(a: TestArgs) -> i32 {
+    let loaded = match load(&a.config, &a.define, a.root.as_deref(), &a.maps) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let maps = build_maps(&loaded);
+    let mut session = Session::new(&loaded.ir, maps, &loaded.opts);
+    let pre = &loaded.pre;
     let input: Vec<u8> = if a.eval.is_empty() {
         let mut v = Vec::new();
         if std::io::stdin().lock().read_to_end(&mut v).is_err() {
@@ -243,7 +285,7 @@ pub fn run(a: TestArgs) -> i32 {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut write = |b: &[u8]| out.write_all(b);
-    let mut result = write(&pre)
+    let mut result = write(pre)
         .and_then(|_| write(&session.take_output()))
         .and_then(|_| write(BANNER));
     for line in input_lines(&input) {
@@ -271,7 +313,8 @@ fn finish(result: std::io::Result<()>, mut out: impl Write) -> i32 {
 }
 
 /// The maps of the configuration, as the engine sees them.
-fn build_maps<'a>(_ir: &'a ir::Ir, _a: &TestArgs) -> Box<dyn crate::maps::lookup::Maps + 'a> {
+pub(crate) fn build_maps(loaded: &Loaded) -> Box<dyn crate::maps::lookup::Maps + '_> {
+    let _ = (&loaded.root, &loaded.overrides);
     Box::new(crate::maps::lookup::NoMaps)
 }
 

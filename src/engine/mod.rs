@@ -58,6 +58,8 @@ pub struct Session<'a> {
     /// `/tryflags`: header (else envelope) and sender (else recipient) addresses.
     pub(crate) try_header: bool,
     pub(crate) try_sender: bool,
+    /// The workspace and status the last ruleset line ended with (for `cfmap check`).
+    pub(crate) last: Option<(Workspace, i32)>,
 }
 
 /// What maps see of the session while they answer (messages and macros).
@@ -280,6 +282,7 @@ impl<'a> Session<'a> {
             names,
             try_header: false,
             try_sender: false,
+            last: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The `-bt` command language (`testmodeline` in main.c; cf-semantics §5): ruleset
 //! lists with addresses, `.D` `.C`, `=S` `=M`, `$x` `$=x`, and the `/` commands.
 
-use crate::cf::text::{self, LogicalLine, NameProblem};
+use crate::cf::text::{self, LogicalLine};
 use crate::cf::{FileId, MacroName};
 use crate::engine::Session;
 use crate::engine::rewrite::Workspace;
@@ -58,30 +58,66 @@ impl Session<'_> {
         self.message_bytes(&m);
     }
 
-    /// Parse a macro name at `s` the way `macid_parse` does, printing its complaints.
+    /// Parse a macro name at `s` the way `macid_parse` does, printing its complaints;
+    /// returns the id and the bytes used.
     fn parse_name(&mut self, s: &[u8]) -> Option<(MacroId, usize)> {
-        let mut problems = Vec::new();
-        let parsed = text::parse_macro_name(s, &mut problems);
-        for p in problems {
-            let m = match p {
-                NameProblem::Missing => "Name required for macro/class".to_string(),
-                NameProblem::BadChar(c) => {
-                    format!("Invalid macro/class character {}", c as char)
-                }
-                NameProblem::Unbalanced => "Unbalanced { in macro name".to_string(),
-                NameProblem::TooLong => format!(
-                    "Macro/class name too long ({} chars max)",
-                    text::MAXMACNAMELEN
-                ),
-            };
-            self.message(&m);
-        }
-        let (name, used) = parsed?;
-        let id = self.macros.id(&name).ok()?;
-        if id == 0 {
+        if s.is_empty() || s.starts_with(b"{}") {
+            self.message("Name required for macro/class");
             return None;
         }
-        Some((id, used))
+        if s[0] != b'{' {
+            return Some((s[0], 1));
+        }
+        let mut name = Vec::new();
+        let mut p = 1;
+        while p < s.len() && s[p] != b'}' && name.len() < text::MAXMACNAMELEN {
+            if s[p].is_ascii_alphanumeric() || s[p] == b'_' {
+                name.push(s[p]);
+            } else {
+                let mut m = b"Invalid macro/class character ".to_vec();
+                m.push(s[p]);
+                self.message_bytes(&m);
+            }
+            p += 1;
+        }
+        let id: Option<MacroId> = if p >= s.len() {
+            let mut m = b"Unbalanced { on ".to_vec();
+            m.extend_from_slice(&name);
+            self.message_bytes(&m);
+            None
+        } else if s[p] != b'}' {
+            let mut m = b"Macro/class name ({".to_vec();
+            m.extend_from_slice(&name);
+            m.extend_from_slice(
+                format!("}}) too long ({} chars max)", text::MAXMACNAMELEN).as_bytes(),
+            );
+            self.message_bytes(&m);
+            None
+        } else {
+            p += 1;
+            if name.len() == 1 && name[0] >= 0x20 {
+                Some(name[0])
+            } else {
+                match self.macros.id(&MacroName::Long(name.clone())) {
+                    Ok(id) => Some(id),
+                    Err(_) => {
+                        let mut m = b"Macro/class {".to_vec();
+                        m.extend_from_slice(&name);
+                        m.extend_from_slice(b"}: too many long names");
+                        self.message_bytes(&m);
+                        None
+                    }
+                }
+            }
+        };
+        match id {
+            Some(id) if id != 0 => Some((id, p)),
+            Some(_) => None,
+            None => {
+                self.message("Unable to assign macro/class ID (mid = 0xffffffff)");
+                None
+            }
+        }
     }
 
     /// `$`-translate a `-bt` argument as `translate_dollars` does.
@@ -396,6 +432,7 @@ impl Session<'_> {
     }
 
     fn apply_list(&mut self, list: &[u8], mut ws: Workspace) {
+        let mut last_status = ex::OK;
         let mut p = 0usize;
         while p < list.len() {
             let here = &list[p..];
@@ -411,6 +448,7 @@ impl Session<'_> {
                 m.extend_from_slice(here);
                 m.extend_from_slice(format!(" ({rs}) status {status}").as_bytes());
                 self.message_bytes(&m);
+                last_status = status;
             }
             while p < list.len() {
                 p += 1;
@@ -419,6 +457,28 @@ impl Session<'_> {
                 }
             }
         }
+        self.last = Some((ws, last_status));
+    }
+
+    /// Run one `RULESETS ADDRESS` line for a test case: the final workspace of the last
+    /// address as the trace prints it (tokens joined by blanks), and the status of the
+    /// last ruleset that did not return OK (0 when all did). `None` when no ruleset ran.
+    pub fn run_case(&mut self, rulesets: &[u8], address: &[u8]) -> Option<(Vec<u8>, i32)> {
+        self.last = None;
+        let mut line = rulesets.to_vec();
+        line.push(b' ');
+        line.extend_from_slice(address);
+        self.command(&line);
+        let (ws, status) = self.last.take()?;
+        let mark = self.out.len();
+        for (i, t) in ws.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b' ');
+            }
+            self.xputs(t);
+        }
+        let printed = self.out.split_off(mark);
+        Some((printed, status))
     }
 
     /// `invalidaddr`: 8-bit control bytes and overlong addresses.
