@@ -183,8 +183,15 @@ fn run(argv: &[&str], dir: &Path, input: &Path) -> Option<Run> {
     })
 }
 
+/// `cfmap test` (with `--hostname vm.example.com` when it takes that option, as the
+/// golden test runs it).
 fn cfmap_run(cfmap: &str, dir: &Path, input: &Path) -> Option<Run> {
-    let script = r#"exec "$0" test -C site.cf 2>&1"#;
+    let help = Command::new(cfmap).args(["test", "--help"]).output().ok()?;
+    let script = if String::from_utf8_lossy(&help.stdout).contains("--hostname") {
+        r#"exec "$0" test -C site.cf --hostname vm.example.com 2>&1"#
+    } else {
+        r#"exec "$0" test -C site.cf 2>&1"#
+    };
     run(&["timeout", "600", "sh", "-c", script, cfmap], dir, input)
 }
 
