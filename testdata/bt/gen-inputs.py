@@ -90,7 +90,7 @@ def odd_senders(rs, dom):
 
 
 def junk1():
-    locals_ = ["honey", "John.Doe", "a+b"]
+    locals_ = ["honey", "John.Doe", "a+b", '"john doe"']
     listed = [
         "natureplus.com",
         "NaturePlus.COM",
@@ -351,6 +351,8 @@ def tokens():
     lines += ["show", "show ", "show  ", "show,", "show ,"]
     lines += ["canon " + a for a in raw[:40]]
     lines += ["show,canon a(b)c", "canon,show a(b)c", "show,nosuch a", "nosuch,show a"]
+    lines += ["paren " + a for a in ["a(b)c", "a (b) c", "(b)", "a(b", "abc", "a(b)(c)d", "x y z"]]
+    lines += ["=Sparen"]
     write("tokens8", lines)
     write("tokens10", lines)
 
@@ -412,7 +414,9 @@ def match():
         lines.append(setting)
         for rs in ["cls", "ncls", "fruit", "long", "xyz"]:
             lines.append(f"{rs} {setting[3:]} tail")
-    lines += ["$=X", "$=Y", "$=F", "$={Long}", "$={Empty}", "$=W", "$=w"]
+    lines += ["$=X", "$=Y", "$=F", "$={Long}", "$={Empty}", "$=W", "$=w", "$={Many}", "$=y"]
+    for w in ["m05", "M05", "m5", "zeta", "ZETA.example"]:
+        lines.append(f"many {w}")
     lines += ["split,dots,two a.b@c.d", "split,nosuch a.b", "split,99 a.b", "split,150 a.b"]
     write("match", lines)
 
