@@ -350,7 +350,10 @@ pub fn prescan(input: &[u8], tables: &Tables, mode: Mode) -> Scan {
             }
             if c == b')' && table_has_comments {
                 if !mode.ignore_errors {
+                    // Reported and dropped: it does not even separate tokens.
                     scan.problems.push((Problem::UnbalancedCloseParen, at));
+                    i = next_i;
+                    continue;
                 }
                 finish_token!();
                 state = Class::Spc;

@@ -252,6 +252,12 @@ pub(crate) fn load(
         user: user.into_bytes(),
         date: Vec::new(),
         seed_hostname: seed,
+        help: ir
+            .options
+            .iter()
+            .rev()
+            .find(|o| o.name == Some("HelpFile"))
+            .and_then(|o| std::fs::read(resolve(&o.value, root)).ok()),
     };
     Ok(Loaded {
         ir,

@@ -43,6 +43,8 @@ pub struct SessionOptions {
     /// The host name the IR was compiled with (it seeds `$=w`, `$=k`, `$=m` with it;
     /// the session replaces those seeds with its own).
     pub seed_hostname: Vec<u8>,
+    /// The HelpFile's contents (`?`), if the configuration names one that can be read.
+    pub help: Option<Vec<u8>>,
 }
 
 /// One `-bt` session over a compiled configuration.
@@ -60,6 +62,7 @@ pub struct Session<'a> {
     pub(crate) try_sender: bool,
     /// The workspace and status the last ruleset line ended with (for `cfmap check`).
     pub(crate) last: Option<(Workspace, i32)>,
+    pub(crate) help: Option<Vec<u8>>,
 }
 
 /// What maps see of the session while they answer (messages and macros).
@@ -213,6 +216,16 @@ impl<'a> Session<'a> {
         } else {
             my_host
         };
+        if ir.level < 10 {
+            push_message(
+                &mut out,
+                format!(
+                    "Warning: .cf file is out of date: sendmail 8.17.1.9 supports version 10, .cf file is version {}",
+                    ir.level
+                )
+                .as_bytes(),
+            );
+        }
         if !my_host.contains(&b'.') {
             push_message(
                 &mut out,
@@ -283,6 +296,7 @@ impl<'a> Session<'a> {
             try_header: false,
             try_sender: false,
             last: None,
+            help: opts.help.clone(),
         }
     }
 

@@ -37,7 +37,7 @@ impl Session<'_> {
         let line = &line[start..];
         match line.first() {
             None | Some(b'#') => {}
-            Some(b'?') => self.message("Sendmail 8.17.1.9 -- HELP not implemented"),
+            Some(b'?') => self.help(),
             Some(b'.') => self.dot_command(line),
             Some(b'=') => self.equals_command(line),
             Some(b'-') => match line.get(1) {
@@ -50,6 +50,60 @@ impl Session<'_> {
             Some(_) => self.apply_line(line),
         }
         Flow::Continue
+    }
+
+    /// `?`: the HelpFile's `-bt` lines (sendmail's `help("-bt")`).
+    fn help(&mut self) {
+        let Some(file) = self.help.clone() else {
+            self.message("Sendmail 8.17.1.9 -- HELP not implemented");
+            return;
+        };
+        let mut version: Option<i64> = None;
+        let mut found = false;
+        for line in file.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            if line.first() == Some(&b'#') {
+                if version.is_none()
+                    && let Some(rest) = line.strip_prefix(b"#vers")
+                {
+                    let digits: Vec<u8> = rest
+                        .iter()
+                        .skip_while(|b| b.is_ascii_whitespace())
+                        .take_while(|b| b.is_ascii_digit())
+                        .copied()
+                        .collect();
+                    version = std::str::from_utf8(&digits)
+                        .ok()
+                        .and_then(|d| d.parse().ok());
+                }
+                continue;
+            }
+            if !line.starts_with(b"-bt") {
+                continue;
+            }
+            found = true;
+            let text = match line.iter().position(|&b| b == b' ' || b == b'\t') {
+                Some(p) => &line[p + 1..],
+                None => &line[line.len().saturating_sub(1)..],
+            };
+            let text: Vec<u8> = text.iter().copied().filter(|&b| b != b'\r').collect();
+            if version.unwrap_or(0) >= 2 {
+                let t = self.translate(&text);
+                let v: Vec<u8> = self
+                    .macros
+                    .expand_text(&t)
+                    .into_iter()
+                    .map(|x| x.0)
+                    .collect();
+                self.message_bytes(&v);
+            } else {
+                self.message_bytes(&text);
+            }
+        }
+        if found {
+            self.message("End of HELP info");
+        } else {
+            self.message("HELP topic \"-bt\" unknown");
+        }
     }
 
     fn unknown(&mut self, kind: &str, line: &[u8]) {
