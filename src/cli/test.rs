@@ -113,6 +113,26 @@ fn class_file_words(data: &[u8], format: Option<&[u8]>) -> Vec<Vec<u8>> {
     words
 }
 
+/// The services a switch file lists for `hosts` (`hosts files dns`, or nsswitch.conf's
+/// `hosts: files dns`).
+fn hosts_services(data: &[u8], sep: u8) -> Option<Vec<Vec<u8>>> {
+    for line in data.split(|&b| b == b'\n') {
+        let line = line.split(|&b| b == b'#').next().unwrap_or(&[]);
+        let mut words = line
+            .split(|&b| b.is_ascii_whitespace() || b == sep)
+            .filter(|w| !w.is_empty());
+        if words.next() == Some(&b"hosts"[..]) {
+            return Some(
+                words
+                    .take_while(|w| !w.starts_with(b"["))
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+            );
+        }
+    }
+    None
+}
+
 /// Split input as `fgets` into a 2048-byte buffer does: at newlines, and every 2047
 /// bytes of a longer line.
 pub fn input_lines(data: &[u8]) -> Vec<&[u8]> {
@@ -245,13 +265,14 @@ pub(crate) fn load(
         }
     }
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
-    let opts = SessionOptions {
+    let mut opts = SessionOptions {
         hostname,
         defines,
         file_class_words,
         user: user.into_bytes(),
         date: Vec::new(),
         seed_hostname: seed,
+        uses_dns: true,
         help: ir
             .options
             .iter()
@@ -259,6 +280,23 @@ pub(crate) fn load(
             .find(|o| o.name == Some("HelpFile"))
             .and_then(|o| std::fs::read(resolve(&o.value, root)).ok()),
     };
+    let option = |name: &str| {
+        ir.options
+            .iter()
+            .rev()
+            .find(|o| o.name == Some(name))
+            .map(|o| o.value.clone())
+    };
+    let switch =
+        option("ServiceSwitchFile").unwrap_or_else(|| b"/etc/mail/service.switch".to_vec());
+    let uses_dns = match std::fs::read(resolve(&switch, root)) {
+        Ok(data) => hosts_services(&data, b' ').is_none_or(|s| s.contains(&b"dns".to_vec())),
+        Err(_) => std::fs::read("/etc/nsswitch.conf")
+            .ok()
+            .and_then(|d| hosts_services(&d, b':'))
+            .is_none_or(|s| s.contains(&b"dns".to_vec())),
+    };
+    opts.uses_dns = uses_dns;
     Ok(Loaded {
         ir,
         opts,

@@ -14,6 +14,7 @@
 
 pub mod cataddr;
 pub mod classes;
+pub mod mailers;
 pub mod matcher;
 pub mod rewrite;
 pub mod testmode;
@@ -45,6 +46,9 @@ pub struct SessionOptions {
     pub seed_hostname: Vec<u8>,
     /// The HelpFile's contents (`?`), if the configuration names one that can be read.
     pub help: Option<Vec<u8>>,
+    /// Whether host lookups consult DNS (the service switch's `hosts` line names `dns`);
+    /// offline, DNS never answers.
+    pub uses_dns: bool,
 }
 
 /// One `-bt` session over a compiled configuration.
@@ -63,6 +67,7 @@ pub struct Session<'a> {
     /// The workspace and status the last ruleset line ended with (for `cfmap check`).
     pub(crate) last: Option<(Workspace, i32)>,
     pub(crate) help: Option<Vec<u8>>,
+    pub(crate) uses_dns: bool,
 }
 
 /// What maps see of the session while they answer (messages and macros).
@@ -297,6 +302,7 @@ impl<'a> Session<'a> {
             try_sender: false,
             last: None,
             help: opts.help.clone(),
+            uses_dns: opts.uses_dns,
         }
     }
 

@@ -326,7 +326,10 @@ impl Session<'_> {
             } else {
                 let mut m = b"getmxrr(".to_vec();
                 m.extend_from_slice(arg);
-                m.extend_from_slice(b") returns -1 value(s):");
+                // Offline: a name server never answers (-1); without DNS in the
+                // service switch sendmail does not ask for MX records at all.
+                let n = if self.uses_dns { "-1" } else { "0" };
+                m.extend_from_slice(format!(") returns {n} value(s):").as_bytes());
                 self.message_bytes(&m);
             }
         } else if is("canon") {
@@ -563,7 +566,57 @@ impl Session<'_> {
         bad
     }
 
-    fn print_mailers(&mut self) {}
+    fn print_mailers(&mut self) {
+        let list = crate::engine::mailers::mailers(self.ir);
+        for (i, m) in list.iter().enumerate() {
+            let rs = |s: &Self, n: u16| s.ruleset_label(n);
+            let mut line = format!("mailer {i} (").into_bytes();
+            line.extend_from_slice(&m.name);
+            line.extend_from_slice(b"): P=");
+            line.extend_from_slice(&m.path);
+            line.extend_from_slice(b" S=");
+            line.extend_from_slice(&rs(self, m.se));
+            line.push(b'/');
+            line.extend_from_slice(&rs(self, m.sh));
+            line.extend_from_slice(b" R=");
+            line.extend_from_slice(&rs(self, m.re));
+            line.push(b'/');
+            line.extend_from_slice(&rs(self, m.rh));
+            line.extend_from_slice(format!(" M={} U={}:{} F=", m.maxsize, m.uid, m.gid).as_bytes());
+            for c in 0u8..=0x7F {
+                if m.flags[c as usize] {
+                    line.push(c);
+                }
+            }
+            line.extend_from_slice(format!(" L={} E=", m.linelimit).as_bytes());
+            self.out.extend_from_slice(&line);
+            self.xputs(&m.eol);
+            let mut line = Vec::new();
+            if let Some(c) = &m.charset {
+                line.extend_from_slice(b" C=");
+                line.extend_from_slice(c);
+            }
+            line.extend_from_slice(b" T=");
+            let undef = b"<undefined>".to_vec();
+            line.extend_from_slice(m.mtatype.as_ref().unwrap_or(&undef));
+            line.push(b'/');
+            line.extend_from_slice(m.addrtype.as_ref().unwrap_or(&undef));
+            line.push(b'/');
+            line.extend_from_slice(m.diagtype.as_ref().unwrap_or(&undef));
+            line.extend_from_slice(format!(" r={}", m.maxrcpt).as_bytes());
+            self.out.extend_from_slice(&line);
+            if !m.argv.is_empty() {
+                self.out.extend_from_slice(b" A=");
+                for (j, a) in m.argv.iter().enumerate() {
+                    if j > 0 {
+                        self.out.push(b' ');
+                    }
+                    self.xputs(a);
+                }
+            }
+            self.out.push(b'\n');
+        }
+    }
 
     fn try_command(&mut self, arg: &[u8]) {
         let _ = arg;
