@@ -203,7 +203,10 @@ fn build(ir: &Ir, name: &[u8], fields: &[(Vec<u8>, Vec<u8>)]) -> Option<MailerIn
     Some(m)
 }
 
-fn parse_builtin(line: &str) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>) {
+/// An M line's fields as (equate, value).
+type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn parse_builtin(line: &str) -> (Vec<u8>, Fields) {
     let mut parts = line.split(", ");
     let name = parts.next().unwrap_or("").as_bytes().to_vec();
     let fields = parts
