@@ -16,6 +16,7 @@ pub mod cataddr;
 pub mod classes;
 pub mod mailers;
 pub mod matcher;
+pub mod parse;
 pub mod rewrite;
 pub mod testmode;
 

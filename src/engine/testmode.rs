@@ -352,8 +352,13 @@ impl Session<'_> {
             if arg.is_empty() {
                 self.message("Usage: /expand string");
             } else {
-                let text = self.translate_raw(arg);
-                let v: Vec<u8> = self.macros.expand(&text).into_iter().map(|x| x.0).collect();
+                // The argument is not `$`-translated, so only bytes that already are
+                // metacharacters could expand; typed text prints as it is.
+                let raw: Vec<(u8, crate::cf::Span)> = arg
+                    .iter()
+                    .map(|&b| (b, crate::cf::Span::default()))
+                    .collect();
+                let v: Vec<u8> = self.macros.expand(&raw).into_iter().map(|x| x.0).collect();
                 self.xputs(&v);
             }
         } else if is("tryflags") {
@@ -383,15 +388,10 @@ impl Session<'_> {
         } else if is("parse") {
             self.parse_command(arg);
         } else {
-            self.unknown("/", line);
+            // sendmail has cut the line at the first blank by now.
+            self.unknown("/", cmd);
         }
         Flow::Continue
-    }
-
-    /// The bytes of `s` as internal text without `$` translation (for `/expand`).
-    fn translate_raw(&mut self, s: &[u8]) -> Vec<(u8, crate::cf::Span)> {
-        let text = self.translate(s);
-        self.macros.internal(&text)
     }
 
     fn map_command(&mut self, arg: &[u8]) {
@@ -446,6 +446,8 @@ impl Session<'_> {
 
     /// `rulesets address[,address…]`.
     fn apply_line(&mut self, line: &[u8]) {
+        let lead = line.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let line = &line[lead..];
         let list_end = line
             .iter()
             .position(|b| b.is_ascii_whitespace())
@@ -539,7 +541,7 @@ impl Session<'_> {
     }
 
     /// `invalidaddr`: 8-bit control bytes and overlong addresses.
-    fn invalid_address(&mut self, addr: &[u8]) -> bool {
+    pub(crate) fn invalid_address(&mut self, addr: &[u8]) -> bool {
         let mut shown: Vec<u8> = Vec::with_capacity(addr.len());
         let mut bad = false;
         for (i, &b) in addr.iter().enumerate() {
@@ -616,13 +618,5 @@ impl Session<'_> {
             }
             self.out.push(b'\n');
         }
-    }
-
-    fn try_command(&mut self, arg: &[u8]) {
-        let _ = arg;
-    }
-
-    fn parse_command(&mut self, arg: &[u8]) {
-        let _ = arg;
     }
 }
