@@ -501,7 +501,11 @@ mod tests {
     use super::*;
 
     fn shown(b: &[u8]) -> String {
-        String::from_utf8_lossy(b).replace('\u{81}', "$")
+        let b: Vec<u8> = b
+            .iter()
+            .map(|&c| if c == meta::MACROEXPAND { b'$' } else { c })
+            .collect();
+        String::from_utf8_lossy(&b).into_owned()
     }
 
     #[test]
@@ -514,6 +518,7 @@ mod tests {
         assert_eq!(shown(&crackaddr(b"a@b")), "$g");
         assert_eq!(shown(&crackaddr(b"\"quoted name\" a@b")), "$g");
         assert_eq!(shown(&crackaddr(b"a@b (c)")), "$g (c)");
+        assert_eq!(shown(&crackaddr(b"<>")), "<>");
     }
 
     #[test]
