@@ -7,6 +7,7 @@
 
 use crate::engine::cataddr::{MAXLINE, cataddr};
 use crate::engine::classes::ClassTable;
+use crate::engine::rewrite::Token;
 use crate::ir::{MacroTable, PatOp};
 use crate::prescan::Tables;
 
@@ -27,7 +28,7 @@ pub struct Binding {
     pub end: usize,
 }
 
-fn in_class(ctx: &MatchCtx, id: u8, ws: &[Vec<u8>], start: usize, end: usize) -> bool {
+fn in_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, end: usize) -> bool {
     if end == start + 1 {
         return ctx.classes.contains(id, &ws[start]);
     }
@@ -37,13 +38,7 @@ fn in_class(ctx: &MatchCtx, id: u8, ws: &[Vec<u8>], start: usize, end: usize) ->
 
 /// Grow a `$=X` binding that starts at `start` and currently ends before `k` until the
 /// phrase is a member; `None` when the workspace runs out first.
-fn extend_class(
-    ctx: &MatchCtx,
-    id: u8,
-    ws: &[Vec<u8>],
-    start: usize,
-    mut k: usize,
-) -> Option<usize> {
+fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, mut k: usize) -> Option<usize> {
     loop {
         if k >= ws.len() {
             return None;
@@ -57,12 +52,7 @@ fn extend_class(
 
 /// Match `ops` against the whole workspace; on success `bindings` holds the bindings in
 /// `$1`… order.
-pub fn match_lhs(
-    ops: &[PatOp],
-    ws: &[Vec<u8>],
-    ctx: &MatchCtx,
-    bindings: &mut Vec<Binding>,
-) -> bool {
+pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec<Binding>) -> bool {
     bindings.clear();
     let n = ws.len();
     let (mut i, mut k) = (0usize, 0usize);
@@ -191,10 +181,10 @@ pub fn match_lhs(
 mod tests {
     use super::*;
 
-    fn toks(s: &str) -> Vec<Vec<u8>> {
+    fn toks(s: &str) -> Vec<Token> {
         s.split(' ')
             .filter(|t| !t.is_empty())
-            .map(|t| t.as_bytes().to_vec())
+            .map(|t| Token::from(t.as_bytes()))
             .collect()
     }
 

@@ -26,7 +26,7 @@ use crate::maps::lookup::{MapEnv, Maps};
 use crate::prescan::Scan;
 
 pub use classes::ClassTable;
-pub use rewrite::Workspace;
+pub use rewrite::{Token, Workspace};
 
 /// What the caller knows of the environment sendmail would take from the machine.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +69,8 @@ pub struct Session<'a> {
     pub(crate) last: Option<(Workspace, i32)>,
     pub(crate) help: Option<Vec<u8>>,
     pub(crate) uses_dns: bool,
+    /// Each ruleset's right-hand sides as shared tokens, made on first use.
+    templates: std::collections::HashMap<u16, std::rc::Rc<Vec<Vec<Token>>>>,
 }
 
 /// What maps see of the session while they answer (messages and macros).
@@ -304,7 +306,30 @@ impl<'a> Session<'a> {
             last: None,
             help: opts.help.clone(),
             uses_dns: opts.uses_dns,
+            templates: std::collections::HashMap::new(),
         }
+    }
+
+    /// The right-hand sides of ruleset `rs` as shared tokens.
+    pub(crate) fn templates(&mut self, rs: u16) -> std::rc::Rc<Vec<Vec<Token>>> {
+        let ir = self.ir;
+        self.templates
+            .entry(rs)
+            .or_insert_with(|| {
+                std::rc::Rc::new(ir.rulesets.get(&rs).map_or_else(Vec::new, |set| {
+                    set.rules
+                        .iter()
+                        .map(|r| {
+                            r.rhs
+                                .tokens
+                                .iter()
+                                .map(|t| Token::from(t.bytes.as_slice()))
+                                .collect()
+                        })
+                        .collect()
+                }))
+            })
+            .clone()
     }
 
     /// Take what the session has printed so far.
@@ -329,7 +354,7 @@ impl<'a> Session<'a> {
     }
 
     /// `%-16.16s` + `label` + each token after a blank.
-    pub(crate) fn trace_line(&mut self, name: &[u8], label: &str, ws: &[Vec<u8>]) {
+    pub(crate) fn trace_line(&mut self, name: &[u8], label: &str, ws: &[Token]) {
         let n = &name[..name.len().min(16)];
         self.out.extend_from_slice(n);
         self.out.extend(std::iter::repeat_n(b' ', 16 - n.len()));

@@ -178,7 +178,12 @@ impl Session<'_> {
         if scan.failed || scan.tokens.is_empty() {
             return None;
         }
-        Some(scan.tokens.into_iter().map(|t| t.bytes).collect())
+        Some(
+            scan.tokens
+                .into_iter()
+                .map(|t| crate::engine::Token::from(t.bytes))
+                .collect(),
+        )
     }
 
     fn set_addr_type(&mut self) {
@@ -353,7 +358,11 @@ impl Session<'_> {
             };
             let scan = prescan::prescan(&user, &self.ir.tables, mode);
             if !scan.failed && !scan.tokens.is_empty() {
-                let mut qws: Workspace = scan.tokens.into_iter().map(|t| t.bytes).collect();
+                let mut qws: Workspace = scan
+                    .tokens
+                    .into_iter()
+                    .map(|t| crate::engine::Token::from(t.bytes))
+                    .collect();
                 self.rewrite(&mut qws, rs, 0, PSBUFSIZE);
             }
         }

@@ -11,8 +11,12 @@ use crate::meta;
 use crate::prescan::{MAXATOM, PSBUFSIZE, Table};
 use crate::sysexits as ex;
 
-/// A workspace: one token per element, in internal form.
-pub type Workspace = Vec<Vec<u8>>;
+/// One token in internal form; shared, since rules copy tokens far more often than they
+/// make new ones.
+pub type Token = std::rc::Rc<[u8]>;
+
+/// A workspace: one token per element.
+pub type Workspace = Vec<Token>;
 
 /// sendmail's limits for the rewrite loop.
 pub const MAX_RULE_RECURSION: usize = 50;
@@ -38,6 +42,7 @@ impl Session<'_> {
         }
         let ir = self.ir;
         let rules: &[crate::ir::Rule] = ir.rulesets.get(&rs).map_or(&[], |r| &r.rules);
+        let templates = self.templates(rs);
         let mut rstat = ex::OK;
         let mut idx = 0usize;
         let mut loopcount = 0usize;
@@ -61,9 +66,7 @@ impl Session<'_> {
             let rule = &rules[idx];
             let matched = {
                 let pat = &rule.lhs;
-                let first = ws.first().map(|t| t.to_ascii_lowercase());
-                let last = ws.last().map(|t| t.to_ascii_lowercase());
-                if pat.skips(ws.len(), first.as_deref(), last.as_deref()) {
+                if skips(pat, ws) {
                     false
                 } else {
                     let ctx = MatchCtx {
@@ -88,7 +91,7 @@ impl Session<'_> {
                 Prefix::Return => rules.len(),
                 Prefix::Repeat => idx,
             };
-            match self.build_rhs(rs, &name, rule, ws, &bindings, reclevel, maxatom) {
+            match self.build_rhs(&name, &templates[idx], ws, &bindings, reclevel, maxatom) {
                 Ok((new, status)) => {
                     if rstat == ex::OK || status == ex::TEMPFAIL {
                         rstat = status;
@@ -103,21 +106,18 @@ impl Session<'_> {
         rstat
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn build_rhs(
         &mut self,
-        _rs: u16,
         name: &[u8],
-        rule: &crate::ir::Rule,
+        template: &[Token],
         ws: &Workspace,
         bindings: &[Binding],
         reclevel: usize,
         maxatom: usize,
     ) -> Result<(Workspace, i32), Abort> {
-        let mut nv: Workspace = Vec::with_capacity(rule.rhs.tokens.len() + ws.len());
+        let mut nv: Workspace = Vec::with_capacity(template.len() + ws.len());
         // 1. substitution
-        for tok in &rule.rhs.tokens {
-            let b = &tok.bytes;
+        for b in template {
             if b.len() == 2 && b[0] == meta::MATCHREPL {
                 let n = b[1].wrapping_sub(b'1') as usize;
                 let Some(bd) = bindings.get(n) else {
@@ -157,7 +157,7 @@ impl Session<'_> {
                 }
                 continue;
             }
-            nv.push(b.clone());
+            nv.push(Token::clone(b));
         }
         // 2. lookups, left to right
         let mut rstat = ex::OK;
@@ -178,7 +178,7 @@ impl Session<'_> {
                 match nv.get(j) {
                     Some(n) => {
                         j += 1;
-                        n.clone()
+                        n.to_vec()
                     }
                     // sendmail aborts here ("rewrite: missing mapname"); keep the tokens.
                     None => {
@@ -203,7 +203,7 @@ impl Session<'_> {
             let mut arg_start: Option<usize> = None;
             let mut default: Option<(usize, usize)> = None;
             let mut default_start: Option<usize> = None;
-            let is = |t: &Vec<u8>, m: u8| t.len() == 1 && t[0] == m;
+            let is = |t: &Token, m: u8| t.len() == 1 && t[0] == m;
             while j < nv.len() && !is(&nv[j], end_tok) {
                 let sep_host = is(&nv[j], meta::CANONHOST);
                 let sep_user = is(&nv[j], meta::CANONUSER);
@@ -273,7 +273,7 @@ impl Session<'_> {
                     cataddr(&nv[s..e], &self.ir.tables, self.blank_sub, false, MAXKEY)
                 }),
             };
-            let new_toks: Vec<Vec<u8>> = match replacement {
+            let new_toks: Workspace = match replacement {
                 None => nv[key_start..key_end].to_vec(),
                 Some(r) if r.is_empty() => Vec::new(),
                 Some(r) => {
@@ -288,7 +288,7 @@ impl Session<'_> {
                     }
                 }
             };
-            let tail: Vec<Vec<u8>> = nv.split_off(after);
+            let tail: Workspace = nv.split_off(after);
             nv.truncate(begin);
             for t in new_toks {
                 nv.push(t);
@@ -368,7 +368,7 @@ impl Session<'_> {
         while j < nv.len() {
             if nv[j].len() == 1 && nv[j][0] == meta::CALLSUBR && j + 1 < nv.len() {
                 let target = strip_quotes(&nv[j + 1]);
-                nv[j + 1] = target.clone();
+                nv[j + 1] = Token::from(target.as_slice());
                 let rs = match self.find_ruleset(&target) {
                     Some(rs) => rs,
                     None => {
@@ -423,8 +423,33 @@ impl Session<'_> {
         if scan.failed || scan.tokens.is_empty() {
             return None;
         }
-        Some(scan.tokens.into_iter().map(|t| t.bytes).collect())
+        Some(
+            scan.tokens
+                .into_iter()
+                .map(|t| Token::from(t.bytes))
+                .collect(),
+        )
     }
+}
+
+/// Whether `pat` cannot match `ws` (length bounds, literal first and last tokens),
+/// checked without allocating.
+fn skips(pat: &crate::ir::Pattern, ws: &[Token]) -> bool {
+    let len = ws.len();
+    if len < pat.min_len || pat.max_len.is_some_and(|m| len > m) {
+        return true;
+    }
+    if let (Some(want), Some(got)) = (&pat.first, ws.first())
+        && !want.eq_ignore_ascii_case(got)
+    {
+        return true;
+    }
+    if let (Some(want), Some(got)) = (&pat.last, ws.last())
+        && !want.eq_ignore_ascii_case(got)
+    {
+        return true;
+    }
+    false
 }
 
 /// Remove double quotes and backslash escapes (sendmail's `stripquotes`).

@@ -479,7 +479,11 @@ impl Session<'_> {
             self.report_scan(input, &scan);
             let consumed = scan.consumed;
             if !scan.failed && !scan.tokens.is_empty() {
-                let ws: Workspace = scan.tokens.into_iter().map(|t| t.bytes).collect();
+                let ws: Workspace = scan
+                    .tokens
+                    .into_iter()
+                    .map(|t| crate::engine::Token::from(t.bytes))
+                    .collect();
                 self.apply_list(list, ws);
             }
             pos += consumed;
