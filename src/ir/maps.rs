@@ -235,6 +235,10 @@ pub struct MapDecl {
     pub file: Option<Vec<u8>>,
     /// Words after the file (program arguments, sequence members, regex pattern…).
     pub args: Vec<Vec<u8>>,
+    /// The class arguments of the last K line exactly as the class parser sees them
+    /// (expanded, quotes kept): classes with their own parser (regex pattern, dequote's
+    /// first-flag-only rule, dns, ldap, sequence) read them from here.
+    pub raw_args: Vec<u8>,
     /// The BlankSub in force when the K line was read (generic classes keep it).
     pub space_sub: u8,
     /// Every K line that declared this map (redefinitions merge); empty for the `host`
