@@ -265,7 +265,15 @@ fn magic(path: &std::path::Path) -> Option<u32> {
 /// a database.
 fn open_errno_text(e: &crate::maps::MapError) -> String {
     match e {
-        crate::maps::MapError::Io { source, .. } => super::strerror(source),
+        crate::maps::MapError::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            super::strerror(source)
+        }
+        // libdb answers EINVAL for anything that is not its kind of database.
         _ => "Invalid argument".to_string(),
     }
 }

@@ -331,7 +331,9 @@ pub(crate) fn lookup(
         };
         match parse_bracket(&key[1..close]) {
             Some(addr) => reverse(ctx, &addr).ok_or(true),
-            None => Err(false),
+            // Nothing was asked: h_errno is what the last resolver call left, and
+            // sendmail's start-up lookups of its own name (no network) left TRY_AGAIN.
+            None => Err(true),
         }
     };
     match result {

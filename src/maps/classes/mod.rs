@@ -327,12 +327,56 @@ impl MapSet {
                 .extend(msgs.into_iter().map(|m| (span, m)));
             set.entries.push(entry);
         }
+        set.add_alias_maps();
         for (name, file) in &opts.overrides {
             if let Some(i) = set.find(name) {
                 set.entries[i].override_file = Some(file.clone());
             }
         }
         set
+    }
+
+    /// The maps sendmail declares itself after reading the file (inithostmaps): for each
+    /// type of the `aliases` service, `aliases.files null`, `aliases.nis nis mail.aliases`
+    /// or `aliases.nisplus nisplus -kalias -vexpansion mail_aliases.org_dir`, then
+    /// `aliases switch aliases` — each unless the file declared it. (`host` is declared
+    /// by the IR.) They come after the IR's maps, so indices stay those of `Ir::maps`.
+    fn add_alias_maps(&mut self) {
+        let types = host::switch_types(&mut self.ctx, b"aliases").unwrap_or_default();
+        let mut lines: Vec<(&[u8], MapClass, &[u8])> = Vec::new();
+        for t in &types {
+            match t.as_slice() {
+                b"files" => lines.push((b"aliases.files", MapClass::Null, b"")),
+                b"nisplus" => lines.push((
+                    b"aliases.nisplus",
+                    MapClass::Nisplus,
+                    b"-kalias -vexpansion mail_aliases.org_dir",
+                )),
+                b"nis" => lines.push((b"aliases.nis", MapClass::Nis, b"mail.aliases")),
+                _ => {}
+            }
+        }
+        lines.push((b"aliases", MapClass::Switch, b"aliases"));
+        for (name, class, args) in lines {
+            if self.find_declared(name).is_some() {
+                continue;
+            }
+            let (flags, file, rest, _, _) = crate::ir::maps::parse_args(class, args);
+            let decl = MapDecl {
+                name: name.to_vec(),
+                class,
+                space_sub: flags.space_sub.unwrap_or(b' '),
+                flags,
+                file,
+                args: rest,
+                raw_args: args.to_vec(),
+                spans: Vec::new(),
+                name_span: Span::default(),
+                file_span: None,
+            };
+            let entry = self.parse(&decl, &mut Vec::new());
+            self.entries.push(entry);
+        }
     }
 
     /// What sendmail would have printed while reading the K lines (one message each, with
@@ -523,8 +567,24 @@ impl MapSet {
             Data::Db(d) => d.open(ctx, &e.name, &file, &e.common),
             Data::Text(t) => t.open(ctx, &e.name, &file, &e.common),
             Data::Stab(s) => s.open(ctx, &file),
-            Data::User(u) => u.open(&e.name, &e.common),
-            Data::Net(n) => n.open(ctx, &e.name, &file, &e.common),
+            Data::User(u) => {
+                // user_map_open complains even about optional maps.
+                u.open(&e.name, &e.common).map_err(|m| {
+                    if let Some(m) = m {
+                        env.message(&m);
+                    }
+                    None
+                })
+            }
+            Data::Net(n) => {
+                let r = n.open(ctx, &e.name, &file, &e.common);
+                // socket_map_open complains even about optional maps.
+                if let (network::NetMap::Socket, Err(Some(m))) = (&*n, &r) {
+                    env.message(m);
+                    return Err(None);
+                }
+                r
+            }
             _ => Ok(()),
         }
     }

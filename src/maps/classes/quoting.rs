@@ -166,18 +166,20 @@ pub(crate) fn macro_lookup(key: &[u8], args: &[Vec<u8>], env: &mut dyn MapEnv) -
             }
             i += 1;
         }
-        if i >= key.len() {
-            env.message(&[b"Unbalanced { on ", &name[..]].concat());
-            return Answer::status(sysexits::CONFIG);
-        }
-        if key[i] != b'}' {
-            env.message(
-                format!(
-                    "Macro/class name ({{{}}}) too long (25 chars max)",
-                    String::from_utf8_lossy(&name)
-                )
-                .as_bytes(),
-            );
+        if i >= key.len() || key[i] != b'}' {
+            if i >= key.len() {
+                env.message(&[b"Unbalanced { on ", &name[..]].concat());
+            } else {
+                env.message(
+                    format!(
+                        "Macro/class name ({{{}}}) too long (25 chars max)",
+                        String::from_utf8_lossy(&name)
+                    )
+                    .as_bytes(),
+                );
+            }
+            // macid_parse then refuses the id it did not assign.
+            env.message(b"Unable to assign macro/class ID (mid = 0xffffffff)");
             return Answer::status(sysexits::CONFIG);
         }
         name
