@@ -13,7 +13,8 @@
 //! Both sides read a private copy of `testdata/classes`: sendmail sees it as `/srv` (bound
 //! there in its own mount namespace by `bt.sh`) and as its current directory, cfmap with
 //! `root` = the copy's parent and `base_dir` = the copy. The copy also gets what is not
-//! committed: the maps `cfmap makemap` builds (`db/c-*`) and a world-writable directory.
+//! committed: the maps `cfmap makemap` builds (`db/c-*`) and the directories of `dirs.sh`
+//! (world- and group-writable, sticky, a symbolic link).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -70,9 +71,12 @@ fn prepare() -> (tempfile::TempDir, PathBuf, PathBuf) {
             .unwrap();
         assert!(status.success(), "cfmap makemap {ty} {name}");
     }
-    let unsafe_dir = srv.join("unsafe");
-    std::fs::create_dir(&unsafe_dir).unwrap();
-    std::fs::set_permissions(&unsafe_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let status = Command::new("sh")
+        .arg(srv.join("dirs.sh"))
+        .arg(&srv)
+        .status()
+        .unwrap();
+    assert!(status.success(), "dirs.sh");
     (t, root, srv)
 }
 

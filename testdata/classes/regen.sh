@@ -6,7 +6,7 @@
 #      two files that are not databases (db/garbage.db, db/zero.db).
 #   2. The golden outputs NAME.out: `sendmail -bt -C NAME.cf < NAME.in` run by bt.sh on a
 #      copy of this directory that also holds what the test builds itself: the db/c-*
-#      maps made by `cfmap makemap` and a world-writable directory unsafe/.
+#      maps made by `cfmap makemap` and the directories of dirs.sh.
 #
 # Needs root, sendmail-bin, db5.3-util and a built cfmap (CFMAP, default
 # target/debug/cfmap). Run from anywhere: sh testdata/classes/regen.sh
@@ -33,8 +33,7 @@ cp -a . "$tmp/"
 "$cfmap" makemap -N hash "$tmp/db/c-hashN" < db/src/plain.txt
 "$cfmap" makemap btree "$tmp/db/c-btree" < db/src/plain.txt
 "$cfmap" makemap -f hash "$tmp/db/c-case" < db/src/plain.txt
-mkdir -p "$tmp/unsafe"
-chmod 777 "$tmp/unsafe"
+sh ./dirs.sh "$tmp"
 chmod 755 "$tmp"
 for cf in *.cf; do
   name=${cf%.cf}

@@ -296,6 +296,7 @@ mod tests {
             },
             switch: None,
             host_cache: HashMap::new(),
+            warnings: Default::default(),
         }
     }
 

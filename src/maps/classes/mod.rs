@@ -85,6 +85,18 @@ pub(crate) struct Ctx {
     switch: Option<HashMap<Vec<u8>, Vec<Vec<u8>>>>,
     /// host_map_lookup's per-process cache (sendmail's ST_NAMECANON, case-sensitive).
     host_cache: HashMap<Vec<u8>, (i32, Option<Vec<u8>>)>,
+    /// Messages the safe-file checks left for the caller to print (writable directories
+    /// that are only warned about).
+    pub(crate) warnings: std::cell::RefCell<Vec<Vec<u8>>>,
+}
+
+impl Ctx {
+    /// Print what the safe-file checks left behind.
+    fn flush_warnings(&self, env: &mut dyn MapEnv) {
+        for w in self.warnings.take() {
+            env.message(&w);
+        }
+    }
 }
 
 /// The `DontBlameSendmail` settings the map code looks at.
@@ -285,6 +297,7 @@ impl MapSet {
             blame: DontBlame::default(),
             switch: None,
             host_cache: HashMap::new(),
+            warnings: Default::default(),
         };
         ctx.passwd = match &opts.passwd {
             Some(p) => p.clone(),
@@ -531,7 +544,8 @@ impl MapSet {
                 answer
             }
             Data::Text(t) => {
-                let a = t.lookup(&e.common, key, args);
+                let a = t.lookup(ctx, &e.common, key, args);
+                ctx.flush_warnings(env);
                 if a.status == sysexits::UNAVAILABLE {
                     e.state = State::Invalid;
                 }
@@ -617,6 +631,7 @@ impl Maps for MapSet {
             return OpenState::Invalid;
         }
         let result = self.class_open(index, env);
+        self.ctx.flush_warnings(env);
         let e = &mut self.entries[index];
         match result {
             Ok(()) => {
@@ -709,6 +724,7 @@ mod tests {
             blame: DontBlame::default(),
             switch: None,
             host_cache: HashMap::new(),
+            warnings: Default::default(),
         };
         assert_eq!(ctx.resolve(b"/etc/mail/x"), Path::new("/r/etc/mail/x"));
         assert_eq!(ctx.resolve(b"maps/x"), Path::new("/cf/maps/x"));

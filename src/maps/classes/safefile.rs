@@ -68,6 +68,7 @@ pub(crate) fn check_map_file(ctx: &Ctx, path: &[u8]) -> Result<std::fs::Metadata
         if dir_path(ctx, &dir, true, 0).is_ok() {
             checkpath = false;
         } else {
+            std::fs::symlink_metadata(&real).map_err(Problem::Io)?;
             nolink = true;
         }
     }
@@ -131,12 +132,27 @@ fn dir_path(ctx: &Ctx, dir: &[u8], safe: bool, level: usize) -> Result<(), Probl
         }
         let mode = st.permissions().mode();
         let sticky_trusted = ctx.blame.trust_sticky_bit && mode & libc::S_ISVTX != 0;
-        if safe && !sticky_trusted && mode & mask != 0 {
-            return Err(if mode & libc::S_IWOTH != 0 {
-                Problem::WorldWritableDir
-            } else {
-                Problem::GroupWritableDir
-            });
+        if !sticky_trusted && mode & mask != 0 {
+            let world = mode & libc::S_IWOTH != 0;
+            if safe {
+                return Err(if world {
+                    Problem::WorldWritableDir
+                } else {
+                    Problem::GroupWritableDir
+                });
+            }
+            // Root is only warned (sendmail -bt is verbose enough to print it).
+            // SAFETY: getuid cannot fail.
+            if unsafe { libc::getuid() } == 0 {
+                let kind = if world { "World" } else { "Group" };
+                ctx.warnings.borrow_mut().push(
+                    [
+                        format!("WARNING: {kind} writable directory ").as_bytes(),
+                        &comp[..],
+                    ]
+                    .concat(),
+                );
+            }
         }
     }
     Ok(())
@@ -176,6 +192,7 @@ mod tests {
             blame: Default::default(),
             switch: None,
             host_cache: HashMap::new(),
+            warnings: Default::default(),
         }
     }
 
@@ -211,6 +228,12 @@ mod tests {
         }
         c.blame.map_in_unsafe_dir_path = true;
         assert!(check_map_file(&c, b"ww/m.db").is_ok());
+        if unsafe { libc::getuid() } == 0 {
+            assert_eq!(
+                c.warnings.take(),
+                [b"WARNING: World writable directory ww".to_vec()]
+            );
+        }
         assert_eq!(
             check_map_file(&c, b"ok").unwrap_err().text(),
             "Regular files only"

@@ -90,12 +90,20 @@ impl TextMap {
         Ok(())
     }
 
-    pub(crate) fn lookup(&self, common: &Common, key: &[u8], args: &[Vec<u8>]) -> Answer {
+    pub(crate) fn lookup(
+        &self,
+        ctx: &Ctx,
+        common: &Common,
+        key: &[u8],
+        args: &[Vec<u8>],
+    ) -> Answer {
         let search = &key[..key.len().min(MAXNAME)];
         let mut data = Vec::new();
-        let readable = std::fs::File::open(&self.path)
-            .and_then(|mut f| f.read_to_end(&mut data))
-            .is_ok();
+        // safefopen checks the file again on every lookup.
+        let readable = safefile::check_map_file(ctx, &self.sm_path).is_ok()
+            && std::fs::File::open(&self.path)
+                .and_then(|mut f| f.read_to_end(&mut data))
+                .is_ok();
         if !readable {
             return Answer::status(sysexits::UNAVAILABLE);
         }
