@@ -183,6 +183,15 @@ impl DbMap {
         }
     }
 
+    /// The database kind in "Cannot reopen KIND database FILE".
+    pub(crate) fn reopen_kind(&self) -> &'static str {
+        match self.class {
+            MapClass::Dbm => "NDBM",
+            MapClass::Cdb => "CDB",
+            _ => "DB",
+        }
+    }
+
     /// The lookup; the flag says the reopen after an mtime change failed (the caller
     /// turns the map bogus and prints sendmail's message).
     pub(crate) fn lookup(
@@ -191,7 +200,12 @@ impl DbMap {
         key: &[u8],
         args: &[Vec<u8>],
     ) -> (Answer, bool) {
-        let mut k = key[..key.len().min(MAXNAME)].to_vec();
+        // ndbm_map_lookup cuts the key only when it folds it.
+        let mut k = if self.class == MapClass::Dbm && common.keep_case {
+            key.to_vec()
+        } else {
+            key[..key.len().min(MAXNAME)].to_vec()
+        };
         if !common.keep_case {
             k.make_ascii_lowercase();
         }
@@ -349,6 +363,41 @@ mod tests {
         );
         let mut m = DbMap::new(MapClass::Implicit);
         assert_eq!(m.open(&c, b"m", b"nosuch", &common()), Err(None));
+    }
+
+    #[test]
+    fn dbm_and_cdb_follow_the_same_rules() {
+        let d = tempfile::tempdir().unwrap();
+        let c = ctx(d.path().to_path_buf());
+        let a = |v: &str| vec![v.as_bytes().to_vec()];
+        for (class, ty) in [(MapClass::Dbm, MapType::Dbm), (MapClass::Cdb, MapType::Cdb)] {
+            build(
+                ty,
+                &d.path().join("m"),
+                &[(b"key\0", b"v %0\0"), (b"other", b"o")],
+            );
+            let mut m = DbMap::new(class);
+            let mut co = common();
+            m.open(&c, b"m", b"m", &co).unwrap();
+            let (r, _) = m.lookup(&mut co, b"KEY", &a("KEY"));
+            assert_eq!(r.value.as_deref(), Some(&b"v KEY"[..]), "{ty}");
+            // The NUL kind won: keys without NUL are not tried any more.
+            assert_eq!(
+                m.lookup(&mut co, b"other", &a("other")).0.value,
+                None,
+                "{ty}"
+            );
+            let mut m = DbMap::new(class);
+            let e = m.open(&c, b"x", b"nosuch", &common()).unwrap_err().unwrap();
+            let want = match class {
+                MapClass::Dbm => "dbm map \"x\": missing map file nosuch",
+                _ => {
+                    "x map \"missing\": nosuch.cdb map file No such file or directory: No such file or directory"
+                }
+            };
+            assert_eq!(String::from_utf8(e).unwrap(), want);
+        }
+        assert_eq!(DbMap::new(MapClass::Dbm).reopen_kind(), "NDBM");
     }
 
     #[test]

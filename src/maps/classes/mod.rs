@@ -532,7 +532,8 @@ impl MapSet {
                         e.state = State::Bogus;
                         env.message(
                             format!(
-                                "Cannot reopen DB database {}",
+                                "Cannot reopen {} database {}",
+                                d.reopen_kind(),
                                 String::from_utf8_lossy(e.file.as_deref().unwrap_or_default())
                             )
                             .as_bytes(),
@@ -711,6 +712,71 @@ mod tests {
         assert_eq!(c.result(b"Key", b"v%0", &a), b"vKey!");
         c.match_only = true;
         assert_eq!(c.result(b"Key", b"v%0", &a), b"Key!");
+    }
+
+    struct Env(Vec<Vec<u8>>);
+
+    impl MapEnv for Env {
+        fn message(&mut self, text: &[u8]) {
+            self.0.push(text.to_vec());
+        }
+        fn macro_value(&self, _: &[u8]) -> Option<Vec<u8>> {
+            None
+        }
+        fn set_macro(&mut self, _: &[u8], _: Option<&[u8]>) {}
+        fn blank_sub(&self) -> u8 {
+            b' '
+        }
+    }
+
+    fn set_for(cf: &str, opts: &MapOptions) -> MapSet {
+        use crate::cf::{FileId, SourceFile};
+        let file = SourceFile::new(FileId(0), "t.cf", cf.as_bytes());
+        let ir = crate::ir::compile(&crate::cf::parse(&file), &Default::default());
+        MapSet::new(&ir, opts)
+    }
+
+    #[test]
+    fn overrides_answer_for_network_maps_and_programs() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("vrc");
+        std::fs::write(&f, "alice@example.com OK alice is fine\n").unwrap();
+        let opts = MapOptions {
+            overrides: vec![(b"VRC".to_vec(), f.clone()), (b"prog".to_vec(), f.clone())],
+            ..MapOptions::default()
+        };
+        let mut set = set_for(
+            "V10\nKvrc socket -a! inet:7777@127.0.0.1\nKprog program /bin/false\nKother socket inet:7777@127.0.0.1\n",
+            &opts,
+        );
+        let mut env = Env(Vec::new());
+        let vrc = set.find(b"Vrc").unwrap();
+        assert_eq!(set.open(vrc, &mut env), OpenState::Open);
+        let key = b"Alice@Example.com".to_vec();
+        let a = set.lookup(vrc, &key, std::slice::from_ref(&key), &mut env);
+        assert_eq!(a.value.as_deref(), Some(&b"OK alice is fine!"[..]));
+        let a = set.lookup(vrc, b"carol", &[b"carol".to_vec()], &mut env);
+        assert_eq!(a, Answer::not_found());
+        let prog = set.find(b"prog").unwrap();
+        assert_eq!(set.open(prog, &mut env), OpenState::Open);
+        // Without an override the socket cannot connect: a silent bogus map.
+        let other = set.find(b"other").unwrap();
+        assert_eq!(set.open(other, &mut env), OpenState::Bogus);
+        assert_eq!(
+            set.lookup(other, b"x", &[b"x".to_vec()], &mut env).status,
+            sysexits::TEMPFAIL
+        );
+        assert!(env.0.is_empty(), "{:?}", env.0);
+    }
+
+    #[test]
+    fn implicit_maps_and_unknown_names() {
+        let set = set_for("V10\nKm hesiod x\n", &MapOptions::default());
+        // sendmail declares host and the aliases maps itself; hesiod is not compiled in.
+        assert!(set.find(b"HOST").is_some());
+        assert!(set.find(b"aliases").is_some());
+        assert!(set.find(b"m").is_none());
+        assert!(set.find(b"nosuch").is_none());
     }
 
     #[test]
