@@ -53,6 +53,9 @@ fn prepare() -> (tempfile::TempDir, PathBuf, PathBuf) {
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
     let srv = root.join("srv");
     copy_dir(&classes_dir(), &srv);
+    // bt.sh binds etc/hosts on /etc/hosts, where the C library's reverse lookups read.
+    std::fs::create_dir(root.join("etc")).unwrap();
+    std::fs::copy(srv.join("etc/hosts"), root.join("etc/hosts")).unwrap();
     let src = srv.join("db/src/plain.txt");
     for (flags, ty, name) in [
         (&[][..], "hash", "c-hash"),

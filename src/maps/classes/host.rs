@@ -7,8 +7,9 @@
 //!   line that has a dot, else the first name plus `.$m`); `dns` has no server to ask:
 //!   that is a temporary failure; anything else is unavailable. A hit without a dot in the
 //!   name gets `.$m` appended. Without a switch file the order is `dns`, then `files`.
-//! * `[a.b.c.d]` and `[IPv6:…]` are reverse lookups through the hosts file (the resolver
-//!   behind it is unreachable too); the answer is the line's first name.
+//! * `[a.b.c.d]` and `[IPv6:…]` are reverse lookups through the C library, whose `files`
+//!   source is `/etc/hosts` whatever HostsFile says (and whose DNS is unreachable too):
+//!   the answer is the first name of the address's line.
 //! * Answers are cached per name for the whole process (also failures). A temporary
 //!   failure prints `NAME: Name server timeout` (NAME shortened to 15 + `...` + 15 bytes
 //!   when 33 bytes or longer) on every lookup, cached or not, and returns status 75; a
@@ -271,9 +272,10 @@ pub(crate) fn pton(family: i32, s: &[u8]) -> Option<Vec<u8>> {
     Some(buf[..n].to_vec())
 }
 
-/// gethostbyaddr through the hosts file: the first name of the first line for `addr`.
+/// gethostbyaddr through glibc's `files` source, /etc/hosts (not the HostsFile option):
+/// the first name of the first line for `addr`.
 fn reverse(ctx: &Ctx, addr: &[u8]) -> Option<Vec<u8>> {
-    let data = std::fs::read(&ctx.hosts_file).ok()?;
+    let data = std::fs::read(ctx.resolve(b"/etc/hosts")).ok()?;
     let family = if addr.len() == 4 {
         libc::AF_INET
     } else {
