@@ -124,6 +124,8 @@ fn ours(root: &Path, srv: &Path, name: &str) -> Vec<u8> {
             root: Some(root.to_path_buf()),
             overrides: Vec::new(),
             passwd: Some(srv.join("etc/passwd")),
+            // The golden files were recorded as root.
+            uid: Some(0),
         },
     );
     let mut out = Vec::new();

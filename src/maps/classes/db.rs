@@ -311,6 +311,7 @@ mod tests {
             switch: None,
             host_cache: HashMap::new(),
             warnings: Default::default(),
+            uid: 0,
         }
     }
 

@@ -64,6 +64,9 @@ pub struct MapOptions {
     pub overrides: Vec<(Vec<u8>, PathBuf)>,
     /// The passwd file the `user` class reads (default `/etc/passwd`, under `root`).
     pub passwd: Option<PathBuf>,
+    /// The user id sendmail would run as, for the safe-file checks (root refuses maps
+    /// below writable directories, anyone else is exempt); `None`: this process's.
+    pub uid: Option<u32>,
 }
 
 /// The maps of one configuration, in the order of `Ir::maps`.
@@ -88,6 +91,8 @@ pub(crate) struct Ctx {
     /// Messages the safe-file checks left for the caller to print (writable directories
     /// that are only warned about).
     pub(crate) warnings: std::cell::RefCell<Vec<Vec<u8>>>,
+    /// [`MapOptions::uid`], resolved.
+    pub(crate) uid: u32,
 }
 
 impl Ctx {
@@ -298,6 +303,8 @@ impl MapSet {
             switch: None,
             host_cache: HashMap::new(),
             warnings: Default::default(),
+            // SAFETY: getuid has no preconditions and cannot fail.
+            uid: opts.uid.unwrap_or_else(|| unsafe { libc::getuid() }),
         };
         ctx.passwd = match &opts.passwd {
             Some(p) => p.clone(),
@@ -791,6 +798,7 @@ mod tests {
             switch: None,
             host_cache: HashMap::new(),
             warnings: Default::default(),
+            uid: 0,
         };
         assert_eq!(ctx.resolve(b"/etc/mail/x"), Path::new("/r/etc/mail/x"));
         assert_eq!(ctx.resolve(b"maps/x"), Path::new("/cf/maps/x"));

@@ -8,7 +8,8 @@
 //! only its own components (`maps/x.db` checks `maps`; `x.db` checks `.`), an absolute one
 //! every directory from `/`. Symbolic links on the way are followed and their targets
 //! checked the same way. sendmail skips the directory rule when run by a non-root user
-//! (its "debugging" exemption); so does this code.
+//! (its "debugging" exemption), and warns root about a writable directory it lets
+//! through; so does this code, for the uid in [`super::MapOptions::uid`].
 //!
 //! Paths here are sendmail's paths (bytes as on the K line); [`Ctx::resolve`] maps each
 //! one to the file really looked at (base directory, root).
@@ -55,8 +56,7 @@ pub(crate) fn check_map_file(ctx: &Ctx, path: &[u8]) -> Result<std::fs::Metadata
     let mut safedirpath = !ctx.blame.map_in_unsafe_dir_path;
     let nowlink = !ctx.blame.linked_map_in_writable_dir;
     // SAFEDIRPATH is ignored when a non-root user runs sendmail.
-    // SAFETY: getuid has no preconditions and cannot fail.
-    if unsafe { libc::getuid() } != 0 {
+    if ctx.uid != 0 {
         safedirpath = false;
     }
     let real = ctx.resolve(path);
@@ -142,8 +142,7 @@ fn dir_path(ctx: &Ctx, dir: &[u8], safe: bool, level: usize) -> Result<(), Probl
                 });
             }
             // Root is only warned (sendmail -bt is verbose enough to print it).
-            // SAFETY: getuid cannot fail.
-            if unsafe { libc::getuid() } == 0 {
+            if ctx.uid == 0 {
                 let kind = if world { "World" } else { "Group" };
                 ctx.warnings.borrow_mut().push(
                     [
@@ -193,6 +192,7 @@ mod tests {
             switch: None,
             host_cache: HashMap::new(),
             warnings: Default::default(),
+            uid: 0,
         }
     }
 
@@ -218,8 +218,7 @@ mod tests {
         let e = check_map_file(&c, b"ok/none.db").unwrap_err();
         assert!(e.is_missing());
         assert_eq!(e.text(), "No such file or directory");
-        // SAFETY: getuid cannot fail.
-        if unsafe { libc::getuid() } == 0 {
+        {
             let e = check_map_file(&c, b"ww/m.db").unwrap_err();
             assert_eq!(e.text(), "World writable directory");
             // The directory is checked before the file's existence.
@@ -228,7 +227,7 @@ mod tests {
         }
         c.blame.map_in_unsafe_dir_path = true;
         assert!(check_map_file(&c, b"ww/m.db").is_ok());
-        if unsafe { libc::getuid() } == 0 {
+        {
             assert_eq!(
                 c.warnings.take(),
                 [b"WARNING: World writable directory ww".to_vec()]
