@@ -272,6 +272,7 @@ enum Data {
 }
 
 struct Entry {
+    decl: MapDecl,
     name: Vec<u8>,
     common: Common,
     file: Option<Vec<u8>>,
@@ -347,7 +348,7 @@ impl MapSet {
                 .extend(msgs.into_iter().map(|m| (span, m)));
             set.entries.push(entry);
         }
-        set.add_alias_maps();
+        set.add_alias_maps(ir.blank_sub);
         for (name, file) in &opts.overrides {
             if let Some(i) = set.find(name) {
                 set.entries[i].override_file = Some(file.clone());
@@ -361,7 +362,7 @@ impl MapSet {
     /// or `aliases.nisplus nisplus -kalias -vexpansion mail_aliases.org_dir`, then
     /// `aliases switch aliases` — each unless the file declared it. (`host` is declared
     /// by the IR.) They come after the IR's maps, so indices stay those of `Ir::maps`.
-    fn add_alias_maps(&mut self) {
+    fn add_alias_maps(&mut self, blank_sub: u8) {
         let types = host::switch_types(&mut self.ctx, b"aliases").unwrap_or_default();
         let mut lines: Vec<(&[u8], MapClass, &[u8])> = Vec::new();
         for t in &types {
@@ -385,7 +386,7 @@ impl MapSet {
             let decl = MapDecl {
                 name: name.to_vec(),
                 class,
-                space_sub: flags.space_sub.unwrap_or(b' '),
+                space_sub: flags.space_sub.unwrap_or(blank_sub),
                 flags,
                 file,
                 args: rest,
@@ -408,6 +409,7 @@ impl MapSet {
     /// Run the class parser of one K line.
     fn parse(&self, decl: &MapDecl, msgs: &mut Vec<Vec<u8>>) -> Entry {
         let mut e = Entry {
+            decl: decl.clone(),
             name: decl.name.clone(),
             common: Common::from_decl(decl),
             file: decl.file.clone(),
@@ -678,6 +680,10 @@ impl Maps for MapSet {
     fn canon(&mut self, host: &[u8], env: &mut dyn MapEnv) -> Option<Vec<u8>> {
         host::canon(&mut self.ctx, host, env)
     }
+
+    fn decl(&self, index: usize) -> Option<&MapDecl> {
+        self.entries.get(index).map(|e| &e.decl)
+    }
 }
 
 /// An io::Error's text as C's strerror gives it.
@@ -784,6 +790,16 @@ mod tests {
         assert!(set.find(b"aliases").is_some());
         assert!(set.find(b"m").is_none());
         assert!(set.find(b"nosuch").is_none());
+        let aliases = set.find(b"aliases").unwrap();
+        assert_eq!(set.decl(aliases).unwrap().class, MapClass::Switch);
+        assert_eq!(
+            set.decl(set.find(b"host").unwrap())
+                .unwrap()
+                .flags
+                .append
+                .as_deref(),
+            Some(&b"."[..])
+        );
     }
 
     #[test]
