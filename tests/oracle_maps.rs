@@ -25,7 +25,8 @@ use cfmap::maps::classes::{MapOptions, MapSet};
 use cfmap::maps::lookup::{MapEnv, Maps};
 
 const CASES: &[&str] = &[
-    "text", "regex", "compute", "user", "host", "seq", "db", "net",
+    "text", "regex", "regex2", "compute", "user", "host", "host2", "host3", "seq", "db", "net",
+    "safe", "blame", "blame2", "gen",
 ];
 
 fn classes_dir() -> PathBuf {

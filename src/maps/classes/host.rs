@@ -28,7 +28,7 @@ pub(crate) struct HostMap;
 /// host_map_init: `-a -T -m -t -S -D -d -r`, other letters ignored.
 pub(crate) fn parse_flags(raw: &[u8]) -> Common {
     let mut c = Common::default();
-    for w in flag_words(raw) {
+    for w in super::args::flag_words(raw) {
         match w.get(1) {
             Some(b'a') => c.app = Some(w[2..].to_vec()),
             Some(b'm') => c.match_only = true,
@@ -36,15 +36,6 @@ pub(crate) fn parse_flags(raw: &[u8]) -> Common {
         }
     }
     c
-}
-
-/// The leading `-x…` words of a class argument string (sendmail's flag loops stop at the
-/// first word that does not start with `-`).
-pub(crate) fn flag_words(raw: &[u8]) -> Vec<&[u8]> {
-    raw.split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
-        .take_while(|w| w[0] == b'-')
-        .collect()
 }
 
 /// The service switch entry for `service` (switch_map_find's fall-back reader): `None`

@@ -31,6 +31,7 @@
 //! | `network.rs` | program, socket, dns, nis, nisplus, ldap, bestmx, userdb, `--map` files |
 //! | `safefile.rs` | sendmail's safe-file checks (`safefile`, `safedirpath`) |
 
+mod args;
 mod db;
 mod host;
 mod network;
@@ -162,29 +163,6 @@ pub(crate) struct Common {
 }
 
 impl Common {
-    fn from_decl(d: &MapDecl) -> Common {
-        let f = &d.flags;
-        let delim = match f.delimiter.as_deref() {
-            None => 0,
-            Some([b'\\', b'n', ..]) => b'\n',
-            Some([b'\\', b't', ..]) => b'\t',
-            Some([b'\\', ..]) => b'\\',
-            Some([c, ..]) => *c,
-            Some([]) => 0,
-        };
-        Common {
-            app: f.append.clone(),
-            keep_case: f.keep_case,
-            match_only: f.match_only,
-            optional: f.optional,
-            try0: !f.nul_only,
-            try1: !f.no_nul,
-            key_col: f.key_col.clone(),
-            value_col: f.value_col.clone(),
-            delim,
-        }
-    }
-
     /// `map_rewrite`: `%n` substitution in `value` (when `args` is given), then `-a`.
     pub(crate) fn rewrite(&self, value: &[u8], args: Option<&[Vec<u8>]>) -> Vec<u8> {
         let mut out = rewrite(value, args);
@@ -390,7 +368,7 @@ impl MapSet {
                 flags,
                 file,
                 args: rest,
-                raw_args: args.to_vec(),
+                raw_args: vec![args.to_vec()],
                 spans: Vec::new(),
                 name_span: Span::default(),
                 file_span: None,
@@ -408,17 +386,19 @@ impl MapSet {
 
     /// Run the class parser of one K line.
     fn parse(&self, decl: &MapDecl, msgs: &mut Vec<Vec<u8>>) -> Entry {
+        // Classes parsed by map_parseargs (the others set their flags below).
+        let g = args::generic(&decl.raw_args);
         let mut e = Entry {
             decl: decl.clone(),
             name: decl.name.clone(),
-            common: Common::from_decl(decl),
-            file: decl.file.clone(),
+            common: g.common,
+            file: g.file,
             valid: true,
             state: State::Closed,
             data: Data::Null,
             override_file: None,
         };
-        // Classes parsed by map_parseargs refuse a missing file name (the IR reported it).
+        // map_parseargs refuses a missing file name unless the class may go without.
         let needs_file = matches!(
             decl.class,
             MapClass::Hash
@@ -438,6 +418,7 @@ impl MapSet {
         if needs_file && e.file.is_none() {
             e.valid = false;
         }
+        let raw = args::last(&decl.raw_args);
         e.data = match decl.class {
             MapClass::Hash | MapClass::Btree | MapClass::Dbm | MapClass::Cdb => {
                 Data::Db(db::DbMap::new(decl.class))
@@ -447,11 +428,11 @@ impl MapSet {
             MapClass::Stab => Data::Stab(stab::StabMap::default()),
             MapClass::User => Data::User(user::UserMap::default()),
             MapClass::Host => {
-                e.common = host::parse_flags(&decl.raw_args);
+                e.common = host::parse_flags(raw);
                 Data::Host(host::HostMap)
             }
             MapClass::Dequote | MapClass::Arith | MapClass::Macro | MapClass::Arpa => {
-                let (common, sub) = quoting::parse_dequote_flags(&decl.raw_args);
+                let (common, sub) = quoting::parse_dequote_flags(raw);
                 e.common = common;
                 match decl.class {
                     MapClass::Dequote => Data::Dequote(sub),
@@ -462,7 +443,7 @@ impl MapSet {
             }
             MapClass::Syslog => {
                 e.common = Common::default();
-                match quoting::parse_syslog(&decl.raw_args) {
+                match quoting::parse_syslog(raw) {
                     Ok(m) => msgs.extend(m),
                     Err(m) => {
                         msgs.extend(m);
@@ -472,7 +453,7 @@ impl MapSet {
                 Data::Syslog
             }
             MapClass::Null => Data::Null,
-            MapClass::Regex => match regex::RegexMap::parse(&decl.raw_args) {
+            MapClass::Regex => match regex::RegexMap::parse(raw) {
                 Ok((common, r)) => {
                     e.common = common;
                     Data::Regex(r)

@@ -21,7 +21,7 @@
 
 use std::path::Path;
 
-use super::host::flag_words;
+use super::args::flag_words;
 use super::{Common, Ctx, safefile};
 use crate::ir::{MapClass, MapDecl};
 use crate::maps::lookup::{Answer, MapEnv};
@@ -58,9 +58,8 @@ impl NetMap {
             MapClass::Dns => {
                 let mut c = Common::default();
                 let mut ty: Option<bool> = None;
-                let words = flag_words(&decl.raw_args);
-                let all: Vec<&[u8]> = decl
-                    .raw_args
+                let words = flag_words(super::args::last(&decl.raw_args));
+                let all: Vec<&[u8]> = super::args::last(&decl.raw_args)
                     .split(|b| b.is_ascii_whitespace())
                     .filter(|w| !w.is_empty())
                     .collect();
@@ -107,8 +106,7 @@ impl NetMap {
                 let mut c = Common::default();
                 let mut id = b"localhost".to_vec();
                 let mut uri = false;
-                let all: Vec<&[u8]> = decl
-                    .raw_args
+                let all: Vec<&[u8]> = super::args::last(&decl.raw_args)
                     .split(|b| b.is_ascii_whitespace())
                     .filter(|w| !w.is_empty())
                     .collect();

@@ -6,7 +6,8 @@
 //! `-S<c>` / `-s<c>`; other letters are ignored). None of them folds case.
 
 use super::Common;
-use super::host::{flag_words, pton};
+use super::args::flag_words;
+use super::host::pton;
 use crate::maps::lookup::{Answer, MapEnv};
 use crate::sysexits;
 

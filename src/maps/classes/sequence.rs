@@ -23,7 +23,7 @@ pub(crate) struct SwitchMap {
 
 /// seq_map_parse: member indices, complaining about unknown names.
 pub(crate) fn parse_members(set: &MapSet, decl: &MapDecl, msgs: &mut Vec<Vec<u8>>) -> Vec<usize> {
-    let raw = &decl.raw_args;
+    let raw = super::args::last(&decl.raw_args);
     let name = String::from_utf8_lossy(&decl.name);
     let mut out = Vec::new();
     let mut count = 0;
