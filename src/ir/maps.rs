@@ -235,6 +235,11 @@ pub struct MapDecl {
     pub file: Option<Vec<u8>>,
     /// Words after the file (program arguments, sequence members, regex pattern…).
     pub args: Vec<Vec<u8>>,
+    /// The class arguments of every K line that declared this map, in order, exactly as
+    /// sendmail's class parser sees them (expanded, quotes kept): the map classes parse
+    /// them again the way each class does (a regex pattern as written, dequote's
+    /// first-flag-only rule, `-k 1` with a blank, quotes that stay part of `-a` text…).
+    pub raw_args: Vec<Vec<u8>>,
     /// The BlankSub in force when the K line was read (generic classes keep it).
     pub space_sub: u8,
     /// Every K line that declared this map (redefinitions merge); empty for the `host`

@@ -393,6 +393,11 @@ impl Reader {
                     flags,
                     file: None,
                     args: Vec::new(),
+                    raw_args: vec![if self.ir.level >= 2 {
+                        b"-a. -D".to_vec()
+                    } else {
+                        Vec::new()
+                    }],
                     space_sub: self.ir.blank_sub,
                     spans: Vec::new(),
                     name_span: Span::default(),
@@ -672,6 +677,7 @@ impl Reader {
                     existing.file_span = file_span;
                 }
                 existing.args = rest;
+                existing.raw_args.push(args);
                 merge_flags(&mut existing.flags, flags);
             }
             None => {
@@ -683,6 +689,7 @@ impl Reader {
                         flags,
                         file,
                         args: rest,
+                        raw_args: vec![args],
                         space_sub,
                         spans: vec![line.span],
                         name_span: m.name_span,

@@ -87,6 +87,12 @@ pub trait Maps {
     ) -> Answer;
     /// `/canon host`: getcanonname's answer, `None` when not found.
     fn canon(&mut self, host: &[u8], env: &mut dyn MapEnv) -> Option<Vec<u8>>;
+    /// The declaration of map `index` (its `-T`, `-t`, `-q` flags and space substitute
+    /// for the rule wrapper). Indices past `Ir::maps` are maps sendmail declares itself
+    /// after reading the file (`aliases`, `aliases.files`…), which the IR does not list.
+    fn decl(&self, _index: usize) -> Option<&crate::ir::MapDecl> {
+        None
+    }
 }
 
 /// No maps at all: every name is unknown. For engine tests and configs without K lines.

@@ -15,6 +15,7 @@
 //! and renamed over it, and the old inode's mtime is bumped so that a running sendmail
 //! holding it reopens the map by name (formats.md §3.5).
 
+pub mod classes;
 pub mod commit;
 pub mod lookup;
 

@@ -1,0 +1,430 @@
+//! The database classes: `hash` and `btree` (Berkeley DB files, `NAME.db`), `dbm` (sdbm
+//! `NAME.dir` + `NAME.pag`), `cdb` (`NAME.cdb`) and `implicit` (`NAME.db` as hash).
+//!
+//! Lookup, as db_map_lookup / ndbm_map_lookup / cdb_map_lookup do it: the key is cut to
+//! 256 bytes and lower-cased (ASCII) unless `-f`; if the file's mtime moved forward since
+//! the open, the map is reopened (a failed reopen turns it bogus); then the key is tried
+//! without and with a trailing NUL, in that order, as the map's adaptive flags allow: the
+//! first hit of one kind stops the other kind for the rest of the process.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use super::safefile;
+use super::{Common, Ctx, MAXNAME};
+use crate::ir::MapClass;
+use crate::maps::lookup::Answer;
+use crate::maps::{Map, MapType};
+use crate::sysexits;
+
+pub(crate) struct DbMap {
+    class: MapClass,
+    map: Option<Box<dyn Map>>,
+    /// The file whose mtime decides a reopen (the `.db`, `.pag` or `.cdb`).
+    watched: PathBuf,
+    mtime: i64,
+    /// What to reopen with.
+    reopen: Option<(PathBuf, MapType)>,
+}
+
+impl DbMap {
+    pub(crate) fn new(class: MapClass) -> DbMap {
+        DbMap {
+            class,
+            map: None,
+            watched: PathBuf::new(),
+            mtime: 0,
+            reopen: None,
+        }
+    }
+
+    /// The class's open; `Err(Some(text))` is sendmail's message, `Err(None)` a silent
+    /// failure.
+    pub(crate) fn open(
+        &mut self,
+        ctx: &Ctx,
+        name: &[u8],
+        file: &[u8],
+        common: &Common,
+    ) -> Result<(), Option<Vec<u8>>> {
+        let name = String::from_utf8_lossy(name);
+        let file_s = String::from_utf8_lossy(file).into_owned();
+        match self.class {
+            MapClass::Hash | MapClass::Btree | MapClass::Implicit => {
+                let class = if self.class == MapClass::Btree {
+                    "btree"
+                } else {
+                    "hash"
+                };
+                let ty = if self.class == MapClass::Btree {
+                    MapType::Btree
+                } else {
+                    MapType::Hash
+                };
+                let sm_path = if file.len() >= 3 && file.ends_with(b".db") {
+                    file.to_vec()
+                } else {
+                    [file, b".db"].concat()
+                };
+                let shown = String::from_utf8_lossy(&sm_path).into_owned();
+                // implicit opens its hash quietly (it sets MF_OPTIONAL around the try).
+                let quiet = self.class == MapClass::Implicit || common.optional;
+                let st = match safefile::check_map_file(ctx, &sm_path) {
+                    Ok(st) => st,
+                    Err(p) => {
+                        let prob = if p.is_missing() { "missing" } else { "unsafe" };
+                        return Err((!quiet).then(|| {
+                            format!(
+                                "{class} map \"{name}\": {prob} map file {shown}: {}",
+                                p.text()
+                            )
+                            .into_bytes()
+                        }));
+                    }
+                };
+                let real = ctx.resolve(&sm_path);
+                match crate::maps::open(ty, &real) {
+                    Ok(m) => {
+                        self.map = Some(m);
+                        self.mtime = st.mtime();
+                        self.watched = real.clone();
+                        self.reopen = Some((real, ty));
+                        Ok(())
+                    }
+                    Err(e) => Err((!quiet).then(|| {
+                        // libdb names a database of the other access method first.
+                        let other = if ty == MapType::Btree {
+                            HASH_MAGIC
+                        } else {
+                            BTREE_MAGIC
+                        };
+                        let libdb = if magic(&real) == Some(other) {
+                            format!(
+                                "BDB0641 __db_meta_setup: {shown}: unexpected file type or format\n"
+                            )
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "{libdb}Cannot open {class} database {shown}: {}",
+                            open_errno_text(&e)
+                        )
+                        .into_bytes()
+                    })),
+                }
+            }
+            MapClass::Dbm => {
+                let dir = [file, b".dir"].concat();
+                let pag = [file, b".pag"].concat();
+                let checked = safefile::check_map_file(ctx, &dir)
+                    .and_then(|_| safefile::check_map_file(ctx, &pag));
+                let st = match checked {
+                    Ok(st) => st,
+                    Err(p) => {
+                        let prob = if p.is_missing() { "missing" } else { "unsafe" };
+                        return Err(Some(
+                            format!("dbm map \"{name}\": {prob} map file {file_s}").into_bytes(),
+                        ));
+                    }
+                };
+                let real = ctx.resolve(file);
+                match crate::maps::open(MapType::Dbm, &real) {
+                    Ok(m) => {
+                        self.map = Some(m);
+                        self.mtime = st.mtime();
+                        self.watched = ctx.resolve(&pag);
+                        self.reopen = Some((real, MapType::Dbm));
+                        Ok(())
+                    }
+                    Err(e) => Err(Some(
+                        format!("Cannot open DBM database {file_s}: {}", open_errno_text(&e))
+                            .into_bytes(),
+                    )),
+                }
+            }
+            MapClass::Cdb => {
+                let sm_path = if file.ends_with(b".cdb") {
+                    file.to_vec()
+                } else {
+                    [file, b".cdb"].concat()
+                };
+                let shown = String::from_utf8_lossy(&sm_path).into_owned();
+                let st = match safefile::check_map_file(ctx, &sm_path) {
+                    Ok(st) => st,
+                    Err(p) => {
+                        let prob = if p.is_missing() { "missing" } else { "unsafe" };
+                        let t = p.text();
+                        // cdb_map_open's format string shifts its arguments by one.
+                        return Err(Some(
+                            format!("{name} map \"{prob}\": {shown} map file {t}: {t}")
+                                .into_bytes(),
+                        ));
+                    }
+                };
+                let real = ctx.resolve(&sm_path);
+                match crate::maps::open(MapType::Cdb, &real) {
+                    Ok(m) => {
+                        self.map = Some(m);
+                        self.mtime = st.mtime();
+                        self.watched = real.clone();
+                        self.reopen = Some((real, MapType::Cdb));
+                        Ok(())
+                    }
+                    Err(e) => Err(Some(
+                        format!(
+                            "cdb_map_open: cannot open database {shown}: {}",
+                            open_errno_text(&e)
+                        )
+                        .into_bytes(),
+                    )),
+                }
+            }
+            _ => Err(None),
+        }
+    }
+
+    /// The database kind in "Cannot reopen KIND database FILE".
+    pub(crate) fn reopen_kind(&self) -> &'static str {
+        match self.class {
+            MapClass::Dbm => "NDBM",
+            MapClass::Cdb => "CDB",
+            _ => "DB",
+        }
+    }
+
+    /// The lookup; the flag says the reopen after an mtime change failed (the caller
+    /// turns the map bogus and prints sendmail's message).
+    pub(crate) fn lookup(
+        &mut self,
+        common: &mut Common,
+        key: &[u8],
+        args: &[Vec<u8>],
+    ) -> (Answer, bool) {
+        // ndbm_map_lookup cuts the key only when it folds it.
+        let mut k = if self.class == MapClass::Dbm && common.keep_case {
+            key.to_vec()
+        } else {
+            key[..key.len().min(MAXNAME)].to_vec()
+        };
+        if !common.keep_case {
+            k.make_ascii_lowercase();
+        }
+        let changed = match std::fs::metadata(&self.watched) {
+            Ok(st) => st.mtime() > self.mtime,
+            Err(_) => true,
+        };
+        if changed {
+            let Some((path, ty)) = self.reopen.clone() else {
+                return (Answer::status(sysexits::TEMPFAIL), true);
+            };
+            match (
+                std::fs::metadata(&self.watched),
+                crate::maps::open(ty, &path),
+            ) {
+                (Ok(st), Ok(m)) => {
+                    self.map = Some(m);
+                    self.mtime = st.mtime();
+                }
+                _ => {
+                    self.map = None;
+                    let status = if common.optional {
+                        sysexits::OK
+                    } else {
+                        sysexits::TEMPFAIL
+                    };
+                    return (Answer::status(status), true);
+                }
+            }
+        }
+        let Some(map) = &self.map else {
+            return (Answer::status(sysexits::TEMPFAIL), false);
+        };
+        let mut found = None;
+        if common.try0
+            && let Ok(Some(v)) = map.get(&k)
+        {
+            common.try1 = false;
+            found = Some(v);
+        }
+        if found.is_none() && common.try1 {
+            k.push(0);
+            if let Ok(Some(v)) = map.get(&k) {
+                common.try0 = false;
+                found = Some(v);
+            }
+        }
+        match found {
+            // A lookup that finds nothing leaves the status alone: OK in `/map`.
+            None => (Answer::status(sysexits::OK), false),
+            Some(v) => (Answer::found(common.result(key, &v, args)), false),
+        }
+    }
+}
+
+const BTREE_MAGIC: u32 = 0x0005_3162;
+const HASH_MAGIC: u32 = 0x0006_1561;
+
+/// The Berkeley DB magic number of a file (either byte order), if it has one.
+fn magic(path: &std::path::Path) -> Option<u32> {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    std::fs::File::open(path).ok()?.read_exact(&mut b).ok()?;
+    let w = [b[12], b[13], b[14], b[15]];
+    [u32::from_le_bytes(w), u32::from_be_bytes(w)]
+        .into_iter()
+        .find(|&m| m == BTREE_MAGIC || m == HASH_MAGIC)
+}
+
+/// The errno text libdb (or sendmail's cdb/ndbm code) leaves for a file it cannot read as
+/// a database.
+fn open_errno_text(e: &crate::maps::MapError) -> String {
+    match e {
+        crate::maps::MapError::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            super::strerror(source)
+        }
+        // libdb answers EINVAL for anything that is not its kind of database.
+        _ => "Invalid argument".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn ctx(base: PathBuf) -> Ctx {
+        Ctx {
+            base_dir: base,
+            root: None,
+            passwd: PathBuf::new(),
+            hosts_file: PathBuf::new(),
+            switch_file: PathBuf::new(),
+            blame: super::super::DontBlame {
+                map_in_unsafe_dir_path: true,
+                ..Default::default()
+            },
+            switch: None,
+            host_cache: HashMap::new(),
+            warnings: Default::default(),
+            uid: 0,
+        }
+    }
+
+    fn build(ty: MapType, path: &std::path::Path, pairs: &[(&[u8], &[u8])]) {
+        let mut b = crate::maps::builder(ty, path).unwrap();
+        for (k, v) in pairs {
+            b.insert(k, v).unwrap();
+        }
+        b.commit().unwrap();
+    }
+
+    fn common() -> Common {
+        Common {
+            try0: true,
+            try1: true,
+            ..Common::default()
+        }
+    }
+
+    #[test]
+    fn nul_tries_are_adaptive_and_permanent() {
+        let d = tempfile::tempdir().unwrap();
+        build(
+            MapType::Hash,
+            &d.path().join("m"),
+            &[(b"plain", b"P"), (b"withnul\0", b"N\0")],
+        );
+        let c = ctx(d.path().to_path_buf());
+        let mut m = DbMap::new(MapClass::Hash);
+        let mut co = common();
+        m.open(&c, b"m", b"m", &co).unwrap();
+        let a = |v: &str| vec![v.as_bytes().to_vec()];
+        // Found with NUL first: from now on only NUL keys are tried.
+        let (r, _) = m.lookup(&mut co, b"WithNul", &a("WithNul"));
+        assert_eq!(r.value.as_deref(), Some(&b"N"[..]));
+        assert!(!co.try0 && co.try1);
+        let (r, _) = m.lookup(&mut co, b"plain", &a("plain"));
+        assert_eq!(r, Answer::status(sysexits::OK));
+    }
+
+    #[test]
+    fn missing_and_bad_files_say_what_sendmail_says() {
+        let d = tempfile::tempdir().unwrap();
+        let c = ctx(d.path().to_path_buf());
+        let mut m = DbMap::new(MapClass::Hash);
+        let e = m.open(&c, b"m", b"nosuch", &common()).unwrap_err().unwrap();
+        assert_eq!(
+            String::from_utf8(e).unwrap(),
+            "hash map \"m\": missing map file nosuch.db: No such file or directory"
+        );
+        let mut m = DbMap::new(MapClass::Implicit);
+        assert_eq!(m.open(&c, b"m", b"nosuch", &common()), Err(None));
+    }
+
+    #[test]
+    fn dbm_and_cdb_follow_the_same_rules() {
+        let d = tempfile::tempdir().unwrap();
+        let c = ctx(d.path().to_path_buf());
+        let a = |v: &str| vec![v.as_bytes().to_vec()];
+        for (class, ty) in [(MapClass::Dbm, MapType::Dbm), (MapClass::Cdb, MapType::Cdb)] {
+            build(
+                ty,
+                &d.path().join("m"),
+                &[(b"key\0", b"v %0\0"), (b"other", b"o")],
+            );
+            let mut m = DbMap::new(class);
+            let mut co = common();
+            m.open(&c, b"m", b"m", &co).unwrap();
+            let (r, _) = m.lookup(&mut co, b"KEY", &a("KEY"));
+            assert_eq!(r.value.as_deref(), Some(&b"v KEY"[..]), "{ty}");
+            // The NUL kind won: keys without NUL are not tried any more.
+            assert_eq!(
+                m.lookup(&mut co, b"other", &a("other")).0.value,
+                None,
+                "{ty}"
+            );
+            let mut m = DbMap::new(class);
+            let e = m.open(&c, b"x", b"nosuch", &common()).unwrap_err().unwrap();
+            let want = match class {
+                MapClass::Dbm => "dbm map \"x\": missing map file nosuch",
+                _ => {
+                    "x map \"missing\": nosuch.cdb map file No such file or directory: No such file or directory"
+                }
+            };
+            assert_eq!(String::from_utf8(e).unwrap(), want);
+        }
+        assert_eq!(DbMap::new(MapClass::Dbm).reopen_kind(), "NDBM");
+    }
+
+    #[test]
+    fn reopens_when_the_file_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m");
+        build(MapType::Btree, &p, &[(b"k", b"one")]);
+        let c = ctx(d.path().to_path_buf());
+        let mut m = DbMap::new(MapClass::Btree);
+        let mut co = common();
+        m.open(&c, b"m", b"m", &co).unwrap();
+        let a = vec![b"k".to_vec()];
+        assert_eq!(m.lookup(&mut co, b"k", &a).0.value.unwrap(), b"one");
+        build(MapType::Btree, &p, &[(b"k", b"two")]);
+        // sendmail compares whole seconds: make sure the new mtime is later.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(d.path().join("m.db"))
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(m.lookup(&mut co, b"k", &a).0.value.unwrap(), b"two");
+        std::fs::remove_file(d.path().join("m.db")).unwrap();
+        let (r, failed) = m.lookup(&mut co, b"k", &a);
+        assert!(failed);
+        assert_eq!(r.status, sysexits::TEMPFAIL);
+    }
+}
