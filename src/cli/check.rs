@@ -129,7 +129,7 @@ pub fn run(a: CheckArgs) -> i32 {
             Ok(l) => l,
             Err(code) => return code,
         };
-        let maps = super::test::build_maps(&loaded);
+        let (maps, _) = super::test::build_maps(&loaded);
         let mut session = Session::new(&loaded.ir, maps, &loaded.opts);
         session.take_output();
         let mut started = false;

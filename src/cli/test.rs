@@ -159,8 +159,10 @@ pub fn input_lines(data: &[u8]) -> Vec<&[u8]> {
 pub(crate) struct Loaded {
     pub ir: ir::Ir,
     pub opts: SessionOptions,
-    /// Read-time messages, printed before the banner.
-    pub pre: Vec<u8>,
+    /// Read-time messages (source position, line), printed before the banner.
+    pub pre: Vec<(u32, String)>,
+    pub file: crate::cf::SourceFile,
+    pub config: PathBuf,
     pub root: Option<PathBuf>,
     pub overrides: Vec<(Vec<u8>, PathBuf)>,
 }
@@ -205,7 +207,9 @@ pub(crate) fn load(
         .iter()
         .find(|(n, _)| *n == MacroName::Short(b'j'))
         .map(|(_, v)| v.clone());
-    let seed = hostname.clone().unwrap_or_else(|| b"localhost".to_vec());
+    // The IR seeds $=w/$=k/$=m with the host name; an empty seed leaves only the
+    // configuration's own members for the session to start from.
+    let seed = hostname.clone().unwrap_or_default();
     let copts = ir::CompileOptions {
         hostname: seed.clone(),
         ..ir::CompileOptions::default()
@@ -235,8 +239,20 @@ pub(crate) fn load(
             ));
         }
     }
-    pre.sort_by_key(|p| p.0);
-    let mut pre: Vec<u8> = pre.into_iter().flat_map(|p| p.1.into_bytes()).collect();
+    for p in &ir.problems {
+        if matches!(
+            p.kind,
+            ir::ProblemKind::NestedLookup
+                | ir::ProblemKind::UnclosedLookup
+                | ir::ProblemKind::TooManyMapArgs
+        ) {
+            let line = file.locate((p.span.end as usize).saturating_sub(1)).line;
+            pre.push((
+                p.span.start,
+                format!("{}: line {}: {}\n", config.display(), line, p.message),
+            ));
+        }
+    }
     let mut file_class_words = Vec::new();
     for fc in &ir.file_classes {
         let ClassSource::File(path) = &fc.source else {
@@ -250,16 +266,16 @@ pub(crate) fn load(
             }
             Err(e) if !fc.optional => {
                 let line = file.locate(fc.span.start as usize).line;
-                pre.extend_from_slice(
+                pre.push((
+                    fc.span.start,
                     format!(
                         "{}: line {}: fileclass: cannot open '{}': {}\n",
                         config.display(),
                         line,
                         String::from_utf8_lossy(path),
                         super::io_reason(&e)
-                    )
-                    .as_bytes(),
-                );
+                    ),
+                ));
             }
             Err(_) => {}
         }
@@ -301,6 +317,8 @@ pub(crate) fn load(
         ir,
         opts,
         pre,
+        file,
+        config: config.to_path_buf(),
         root: root.map(Path::to_path_buf),
         overrides,
     })
@@ -311,9 +329,9 @@ pub fn run(a: TestArgs) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let maps = build_maps(&loaded);
+    let (maps, pre) = build_maps(&loaded);
     let mut session = Session::new(&loaded.ir, maps, &loaded.opts);
-    let pre = &loaded.pre;
+    let pre = &pre;
     let input: Vec<u8> = if a.eval.is_empty() {
         let mut v = Vec::new();
         if std::io::stdin().lock().read_to_end(&mut v).is_err() {
@@ -357,9 +375,35 @@ fn finish(result: std::io::Result<()>, mut out: impl Write) -> i32 {
 }
 
 /// The maps of the configuration, as the engine sees them.
-pub(crate) fn build_maps(loaded: &Loaded) -> Box<dyn crate::maps::lookup::Maps + '_> {
-    let _ = (&loaded.root, &loaded.overrides);
-    Box::new(crate::maps::lookup::NoMaps)
+/// With the read-time messages of the file and its maps, in file order.
+pub(crate) fn build_maps(loaded: &Loaded) -> (Box<dyn crate::maps::lookup::Maps + '_>, Vec<u8>) {
+    let opts = crate::maps::classes::MapOptions {
+        base_dir: PathBuf::new(),
+        root: loaded.root.clone(),
+        overrides: loaded.overrides.clone(),
+        passwd: None,
+        uid: None,
+    };
+    let set = crate::maps::classes::MapSet::new(&loaded.ir, &opts);
+    let mut pre = loaded.pre.clone();
+    for (span, text) in set.read_messages() {
+        let line = loaded
+            .file
+            .locate((span.end as usize).saturating_sub(1))
+            .line;
+        pre.push((
+            span.start,
+            format!(
+                "{}: line {}: {}\n",
+                loaded.config.display(),
+                line,
+                String::from_utf8_lossy(text)
+            ),
+        ));
+    }
+    pre.sort_by_key(|p| p.0);
+    let bytes = pre.into_iter().flat_map(|p| p.1.into_bytes()).collect();
+    (Box::new(set), bytes)
 }
 
 #[cfg(test)]

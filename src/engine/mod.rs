@@ -442,7 +442,11 @@ impl<'a> Session<'a> {
 
     /// The space substitute a map joins key atoms with.
     pub(crate) fn map_space_sub(&self, ix: usize) -> u8 {
-        let Some((_, d)) = self.ir.maps.get_index(ix) else {
+        let Some(d) = self
+            .maps
+            .decl(ix)
+            .or_else(|| self.ir.maps.get_index(ix).map(|(_, d)| d))
+        else {
             return self.blank_sub;
         };
         if let Some(s) = d.flags.space_sub {
@@ -457,10 +461,10 @@ impl<'a> Session<'a> {
 
     /// Classes whose lookups keep quotes in the key (`dequote` sets `-q` itself).
     pub(crate) fn class_keeps_quotes(&self, ix: usize) -> bool {
-        self.ir
-            .maps
-            .get_index(ix)
-            .is_some_and(|(_, d)| d.class == crate::ir::MapClass::Dequote)
+        self.maps
+            .decl(ix)
+            .or_else(|| self.ir.maps.get_index(ix).map(|(_, d)| d))
+            .is_some_and(|d| d.class == crate::ir::MapClass::Dequote)
     }
 
     /// Run a closure with the maps and the environment they may use.

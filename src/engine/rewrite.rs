@@ -324,7 +324,10 @@ impl Session<'_> {
         mut key: Vec<u8>,
         args: Vec<Vec<u8>>,
     ) -> (Option<Vec<u8>>, i32) {
-        let decl = self.ir.maps.get_index(ix).map(|(_, d)| d);
+        let decl = self
+            .maps
+            .decl(ix)
+            .or_else(|| self.ir.maps.get_index(ix).map(|(_, d)| d));
         let (keep_quotes, no_defer, tapp) = match decl {
             Some(d) => (
                 d.flags.keep_quotes || self.class_keeps_quotes(ix),
@@ -334,13 +337,15 @@ impl Session<'_> {
             None => (false, false, None),
         };
         let state = self.with_maps(|m, env| m.open(ix, env));
+        if state == OpenState::Invalid {
+            return (None, ex::OK);
+        }
+        if !keep_quotes {
+            key = strip_quotes(&key);
+        }
         let answer = match state {
-            OpenState::Invalid => return (None, ex::OK),
-            OpenState::Bogus => Answer::status(ex::TEMPFAIL),
+            OpenState::Invalid | OpenState::Bogus => Answer::status(ex::TEMPFAIL),
             OpenState::Open => {
-                if !keep_quotes {
-                    key = strip_quotes(&key);
-                }
                 let mut av = Vec::with_capacity(args.len() + 1);
                 av.push(key.clone());
                 av.extend(args);

@@ -255,8 +255,17 @@ impl Session<'_> {
                         self.xputs(prefix);
                         self.out.push(b' ');
                     }
+                    let mut after_call = false;
                     for t in &rule.rhs.tokens {
-                        self.xputs(&t.bytes);
+                        // sendmail strips the quotes of a `$>"name"` target when it
+                        // reads the rule.
+                        if after_call {
+                            let t = crate::engine::rewrite::strip_quotes(&t.bytes);
+                            self.xputs(&t);
+                        } else {
+                            self.xputs(&t.bytes);
+                        }
+                        after_call = t.is(crate::meta::CALLSUBR);
                         self.out.push(b' ');
                     }
                     self.out.push(b'\n');
