@@ -329,6 +329,57 @@ mod tests {
         }
     }
 
+    #[derive(Default)]
+    struct Env {
+        messages: Vec<String>,
+        set: Vec<(String, Option<String>)>,
+    }
+
+    impl MapEnv for Env {
+        fn message(&mut self, t: &[u8]) {
+            self.messages.push(String::from_utf8_lossy(t).into_owned());
+        }
+        fn macro_value(&self, _: &[u8]) -> Option<Vec<u8>> {
+            None
+        }
+        fn set_macro(&mut self, name: &[u8], value: Option<&[u8]>) {
+            let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            self.set.push((s(name), value.map(s)));
+        }
+        fn blank_sub(&self) -> u8 {
+            b' '
+        }
+    }
+
+    #[test]
+    fn macro_map_defines_and_undefines() {
+        let mut env = Env::default();
+        let r = macro_lookup(b"xyz", &a(&["xyz", "v1"]), &mut env);
+        assert_eq!(r, Answer::found(Vec::new()));
+        macro_lookup(b"{client_addr}", &a(&["{client_addr}", ""]), &mut env);
+        macro_lookup(b"{q}", &a(&["{q}"]), &mut env);
+        assert_eq!(
+            env.set,
+            [
+                ("x".to_string(), Some("v1".to_string())),
+                ("client_addr".to_string(), Some(String::new())),
+                ("q".to_string(), None),
+            ]
+        );
+        assert_eq!(macro_lookup(b"", &a(&[""]), &mut env), Answer::status(78));
+        assert_eq!(
+            macro_lookup(b"{ab", &a(&["{ab"]), &mut env),
+            Answer::status(78)
+        );
+        assert_eq!(
+            env.messages,
+            [
+                "Unbalanced { on ab",
+                "Unable to assign macro/class ID (mid = 0xffffffff)"
+            ]
+        );
+    }
+
     #[test]
     fn arpa_reverses() {
         let c = Common::default();

@@ -322,6 +322,21 @@ mod tests {
     }
 
     #[test]
+    fn a_first_argument_picks_the_groups() {
+        let (c, r) = RegexMap::parse(b"-s1 -d+ ^([a-z]+)@([a-z]+)$").unwrap();
+        let mut env = Env(Vec::new());
+        let args = |l: &str| vec![b"u@d".to_vec(), l.as_bytes().to_vec()];
+        let got = r.lookup(&c, b"u@d", &args("2,1"), &mut env);
+        assert_eq!(got.value.as_deref(), Some(&b"d+u"[..]));
+        let got = r.lookup(&c, b"u@d", &args("7"), &mut env);
+        assert_eq!(got, Answer::status(sysexits::CONFIG));
+        assert_eq!(
+            env.0,
+            [b"field (7) out of range, only 3 substrings in pattern".to_vec()]
+        );
+    }
+
+    #[test]
     fn compile_errors() {
         assert_eq!(err("^(a"), "pattern-compile-error: Unmatched ( or \\(");
         assert_eq!(
