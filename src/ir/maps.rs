@@ -227,7 +227,7 @@ pub struct MapFlags {
 /// A compiled K line.
 #[derive(Debug, Clone)]
 pub struct MapDecl {
-    /// The name as first declared.
+    /// The name as the latest K line wrote it (sendmail's `map_mname`).
     pub name: Vec<u8>,
     pub class: MapClass,
     pub flags: MapFlags,

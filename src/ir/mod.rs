@@ -671,6 +671,8 @@ impl Reader {
         match self.ir.maps.get_mut(&lower) {
             Some(existing) => {
                 existing.spans.push(line.span);
+                // sendmail names the map after its latest K line (map_mname).
+                existing.name = m.name.clone();
                 existing.class = class;
                 if file.is_some() {
                     existing.file = file;

@@ -25,6 +25,10 @@ pub(crate) struct DbMap {
     mtime: i64,
     /// What to reopen with.
     reopen: Option<(PathBuf, MapType)>,
+    /// libdb's return buffer for this handle: each value found is copied to its start,
+    /// and what a longer earlier value left behind stays after it. sendmail's
+    /// map_rewrite reads on into it after a value that ends in a lone `%`.
+    ret_buf: Vec<u8>,
 }
 
 impl DbMap {
@@ -35,6 +39,7 @@ impl DbMap {
             watched: PathBuf::new(),
             mtime: 0,
             reopen: None,
+            ret_buf: Vec::new(),
         }
     }
 
@@ -256,7 +261,24 @@ impl DbMap {
         match found {
             // A lookup that finds nothing leaves the status alone: OK in `/map`.
             None => (Answer::status(sysexits::OK), false),
-            Some(v) => (Answer::found(common.result(key, &v, args)), false),
+            Some(v) => {
+                let libdb = matches!(
+                    self.class,
+                    MapClass::Hash | MapClass::Btree | MapClass::Implicit
+                );
+                if !libdb || common.match_only {
+                    return (Answer::found(common.result(key, &v, args)), false);
+                }
+                if self.ret_buf.len() < v.len() {
+                    self.ret_buf.resize(v.len(), 0);
+                }
+                self.ret_buf[..v.len()].copy_from_slice(&v);
+                let tail = &self.ret_buf[v.len()..];
+                (
+                    Answer::found(common.rewrite_with_tail(&v, args, tail)),
+                    false,
+                )
+            }
         }
     }
 }

@@ -172,6 +172,99 @@ impl Common {
         out
     }
 
+    /// `map_rewrite` exactly, output budget included, for a value followed in memory by
+    /// `tail` (a value ending in a lone `%` makes sendmail read on past its end).
+    pub(crate) fn rewrite_with_tail(&self, value: &[u8], args: &[Vec<u8>], tail: &[u8]) -> Vec<u8> {
+        let app: &[u8] = self.app.as_deref().unwrap_or(&[]);
+        let value = cstr(value);
+        let arg = |n: u8| args.get(usize::from(n - b'0')).map(|a| cstr(a));
+        // The size estimate (it counts every %digit that has an argument).
+        let mut len = value.len() as i64;
+        let mut i = 0;
+        while i < value.len() {
+            let c = value[i];
+            i += 1;
+            if c != b'%' {
+                continue;
+            }
+            let Some(&n) = value.get(i) else { break };
+            i += 1;
+            if n.is_ascii_digit()
+                && let Some(a) = arg(n)
+            {
+                len += a.len() as i64;
+            }
+        }
+        len += app.len() as i64 + 1;
+        // The copy: past the value it reads on into `tail`, then a NUL.
+        let at = |p: usize| -> u8 {
+            if p < value.len() {
+                value[p]
+            } else {
+                tail.get(p - value.len()).copied().unwrap_or(0)
+            }
+        };
+        let mut out = Vec::with_capacity(value.len() + 8);
+        let mut slen = value.len() as i64;
+        let mut p = 0usize;
+        'outer: loop {
+            if slen <= 0 {
+                break;
+            }
+            slen -= 1;
+            let mut c = at(p);
+            p += 1;
+            if c == 0 {
+                break;
+            }
+            if c == b'%' {
+                if slen <= 0 {
+                    // size_t wraps: the loop no longer stops at the value's end.
+                    slen = i64::MAX;
+                    c = b'%';
+                } else {
+                    slen -= 1;
+                    c = at(p);
+                    p += 1;
+                    if c == 0 {
+                        c = b'%';
+                    }
+                }
+                if c != b'%' {
+                    if !c.is_ascii_digit() {
+                        if len <= 1 {
+                            break;
+                        }
+                        len -= 1;
+                        out.push(b'%');
+                    } else {
+                        if let Some(a) = arg(c) {
+                            for &b in a {
+                                if len <= 1 {
+                                    len -= 1;
+                                    continue 'outer;
+                                }
+                                len -= 1;
+                                out.push(b);
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
+            if len <= 1 {
+                break;
+            }
+            len -= 1;
+            out.push(c);
+        }
+        if len > 0 {
+            let n = app.len().min((len - 1) as usize);
+            out.extend_from_slice(&app[..n]);
+        }
+        out
+    }
+
     /// The result for a found key: `-m` gives the key, else the value rewritten.
     pub(crate) fn result(&self, key: &[u8], value: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
         if self.match_only {
