@@ -337,7 +337,13 @@ pub(crate) fn lookup(
         }
         Err(tempfail) => {
             let status = if tempfail {
-                env.message(&timeout_message(key));
+                // A fresh failure is reported only when DNS is among the host services
+                // (UseNameServer); a cached one always is (above).
+                let use_ns = switch_types(ctx, b"hosts")
+                    .is_some_and(|t| t.iter().any(|x| x.as_slice() == b"dns"));
+                if use_ns {
+                    env.message(&timeout_message(key));
+                }
                 sysexits::TEMPFAIL
             } else {
                 sysexits::NOHOST
