@@ -31,6 +31,8 @@ complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "compile" -d 'Compile a 
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "makemap" -d 'Build a map from `key value` lines on standard input, like sendmail\'s makemap'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "dump" -d 'Print every record of a map as `KEY<TAB>VALUE` lines, like `makemap -u`'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "query" -d 'Look keys up in a map and print their values, like `postmap -q`'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "test" -d 'Run rulesets on addresses exactly as `sendmail -bt` does'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "check" -d 'Check expected ruleset results, for CI'
 complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l format -d 'Output format (see OUTPUT FORMATS below)' -r -f -a "human\t'Reports with source snippets'
 short\t'`file:line:col: severity[rule]: message`'
 json\t'One JSON array'
@@ -77,3 +79,18 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand query" -s f -d 'Do not fold 
 complete -c cfmap -n "__fish_cfmap_using_subcommand query" -s N -d 'Look keys up with a trailing NUL byte (the map was built with `makemap -N`)'
 complete -c cfmap -n "__fish_cfmap_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cfmap -n "__fish_cfmap_using_subcommand query" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s C -d 'The configuration file (required)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s d -d 'Define macro NAME (one character or a long name, braces optional) as VALUE after the configuration is read; `-d j=mx.example.com` sets the host name' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand test" -l root -d 'Read absolute map and class file paths below DIR (/etc/mail/x is DIR/etc/mail/x)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s e -d 'Run LINE as if it had been typed (repeatable); standard input is not read' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand test" -l map -d 'Let map NAME answer from FILE, a text file of `key value` lines, instead of its network service (ldap, dns, socket, program…)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s C -d 'The configuration file (required)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s d -d 'Define macro NAME as VALUE after the configuration is read (as cfmap-test(1))' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l root -d 'Read absolute map and class file paths below DIR' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l map -d 'Let map NAME answer from FILE (`key value` lines)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l format -d 'Report format' -r -f -a "text\t'One line per case (`ok` / `FAIL`), the trace of each failure, and a summary'
+junit\t'JUnit XML: one testsuite per test file, one testcase per case'"
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s V -l version -d 'Print version'

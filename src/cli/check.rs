@@ -53,6 +53,33 @@ pub enum Format {
 }
 
 const CHECK_AFTER_HELP: &str = "\
+TEST FILE FORMAT:
+  One item a line; blank lines and lines starting with # are ignored, and ` # ...` after
+  a case is a comment.
+
+  RULESETS ADDRESS => RESULT [status N]
+       A case. RULESETS is a list as sendmail -bt takes it (3,0 or check_mail); the
+       address runs through each ruleset in turn. RESULT is the final workspace as the
+       trace prints it: tokens separated by blanks (runs of blanks count as one). With
+       `status N` the status of the last ruleset that did not return 0 must be N (0 when
+       all did); without it the status is not checked.
+  define NAME=VALUE
+       Define macro NAME (one character, or a long name with or without braces) for the
+       cases that follow; before the first case it acts like -d.
+  .Dx value / .Cx words
+       Passed to the session as sendmail -bt would take them.
+  map NAME=FILE
+       Map NAME answers from FILE (`key value` lines), like --map; only before the first
+       case.
+
+  Cases in one file share a session, as lines typed into sendmail -bt do: macros set by
+  a macro map or a define stay set, maps stay open.
+
+WORKED EXAMPLES:
+  testdata/example/site.cases (for testdata/example/site.cf) and testdata/check/junk2.cases
+  (for testdata/bt/junk2/site.cf) check the two junk-mail check_mail rulesets of the
+  repository; their expected results are compared with real sendmail -bt in its tests.
+
 EXAMPLE TEST FILE:
   # testdata/example/site.cases
   check_mail <honey@sweeties.com>  =>  $# error $@ 5 . 7 . 1 $: \"550 Sorry, we don't accept junk mail\"

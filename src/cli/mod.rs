@@ -50,9 +50,10 @@ cfmap reads a sendmail(8) configuration file (sendmail.cf) byte for byte the way
 sendmail 8.17 reads it: CR LF line ends, continuation lines, the OperatorChars \
 tokenizer, macros, classes, K map declarations, mailers and rulesets. It compiles the \
 file into an intermediate form and can check it for mistakes that sendmail would reject \
-while loading the file, or would accept and then silently misread. It also builds, \
-dumps and queries sendmail's map files (Berkeley DB btree and hash, sdbm, cdb) as \
-makemap(8) does.";
+while loading the file, or would accept and then silently misread. It runs rulesets on \
+addresses exactly as sendmail -bt does, and checks files of expected results for CI. It \
+also builds, dumps and queries sendmail's map files (Berkeley DB btree and hash, sdbm, \
+cdb) as makemap(8) does.";
 
 /// The rest of `cfmap --help` and of cfmap(1).
 const CFMAP_AFTER_HELP: &str = "\
@@ -83,8 +84,8 @@ EXAMPLES:
     cfmap compile -C /etc/mail/sendmail.cf | less
 
 SEE ALSO:
-  cfmap-lint(1), cfmap-compile(1), cfmap-makemap(1), cfmap-dump(1), cfmap-query(1),
-  sendmail(8), makemap(8)";
+  cfmap-lint(1), cfmap-compile(1), cfmap-test(1), cfmap-check(1), cfmap-makemap(1),
+  cfmap-dump(1), cfmap-query(1), sendmail(8), makemap(8)";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
