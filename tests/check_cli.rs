@@ -176,8 +176,7 @@ fn expectations_are_what_real_sendmail_returns() {
         for chunk in out.split("> ").skip(1) {
             let last = chunk
                 .lines()
-                .filter(|l| l.contains(" returns:") && !l.starts_with(' '))
-                .last();
+                .rfind(|l| l.contains(" returns:") && !l.starts_with(' '));
             if let Some(l) = last {
                 let (_, r) = l.split_once(" returns:").unwrap();
                 results.push(r.trim().to_string());
