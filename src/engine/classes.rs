@@ -3,6 +3,7 @@
 //! members in sendmail's order (cf-semantics §5.6).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::ir::MacroId;
 
@@ -21,12 +22,47 @@ struct Word {
     bits: [u64; 4],
 }
 
+/// A small multiply-and-rotate hash for short byte strings (the words are not chosen by
+/// an adversary: they come from the configuration).
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Every class's members.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClassTable {
     /// Lower-cased word → symbol.
-    words: HashMap<Vec<u8>, Word>,
+    words: HashMap<Vec<u8>, Word, BuildHasherDefault<WordHasher>>,
     next_seq: u32,
+    /// The longest member of each class, in bytes: a longer phrase cannot be one.
+    longest: Vec<usize>,
+}
+
+impl Default for ClassTable {
+    fn default() -> Self {
+        ClassTable {
+            words: HashMap::default(),
+            next_seq: 0,
+            longest: vec![0; 256],
+        }
+    }
+}
+
+impl std::fmt::Debug for WordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WordHasher")
+    }
 }
 
 fn bucket(word: &[u8]) -> u32 {
@@ -54,6 +90,13 @@ impl ClassTable {
             self.next_seq += 1;
         }
         w.bits[(id >> 6) as usize] |= 1 << (id & 63);
+        let l = &mut self.longest[id as usize];
+        *l = (*l).max(word.len());
+    }
+
+    /// The length of the longest member of class `id`.
+    pub fn longest(&self, id: MacroId) -> usize {
+        self.longest[id as usize]
     }
 
     /// Whether `word` is in class `id`, compared ASCII case-insensitively (wordinclass).

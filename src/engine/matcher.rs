@@ -28,24 +28,49 @@ pub struct Binding {
     pub end: usize,
 }
 
-fn in_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, end: usize) -> bool {
-    if end == start + 1 {
-        return ctx.classes.contains(id, &ws[start]);
-    }
-    let joined = cataddr(&ws[start..end], ctx.tables, ctx.blank_sub, true, MAXLINE);
-    ctx.classes.contains(id, &joined)
-}
-
 /// Grow a `$=X` binding that starts at `start` and currently ends before `k` until the
-/// phrase is a member; `None` when the workspace runs out first.
-fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, mut k: usize) -> Option<usize> {
+/// phrase is a member; `None` when the workspace runs out first (or the phrase has grown
+/// longer than any member, after which no longer one can be).
+fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) -> Option<usize> {
+    let longest = ctx.classes.longest(id);
+    // The phrase ws[start..k] joined as cataddr joins it (external form, BlankSub
+    // between atoms), extended one token at a time.
+    let mut phrase: Vec<u8> = Vec::with_capacity(longest + 16);
+    let mut prev_atom = false;
+    let mut push = |phrase: &mut Vec<u8>, tok: &[u8]| {
+        let atom = tok.first().is_some_and(|&b| ctx.tables.is_atom_start(b));
+        if prev_atom && atom {
+            phrase.push(ctx.blank_sub);
+        }
+        let mut i = 0;
+        while i < tok.len() {
+            if tok[i] == crate::meta::METAQUOTE && i + 1 < tok.len() {
+                i += 1;
+            }
+            phrase.push(tok[i]);
+            i += 1;
+        }
+        prev_atom = atom;
+    };
+    for t in &ws[start..k] {
+        push(&mut phrase, t);
+    }
+    let mut end = k;
     loop {
-        if k >= ws.len() {
+        if end >= ws.len() || phrase.len() > longest + 1 {
             return None;
         }
-        k += 1;
-        if in_class(ctx, id, ws, start, k) {
-            return Some(k);
+        push(&mut phrase, &ws[end]);
+        end += 1;
+        if phrase.len() < MAXLINE - 3 && ctx.classes.contains(id, &phrase) {
+            return Some(end);
+        }
+        if phrase.len() >= MAXLINE - 3 {
+            // Past cataddr's buffer sendmail compares a cut phrase; keep its answer.
+            let joined = cataddr(&ws[start..end], ctx.tables, ctx.blank_sub, true, MAXLINE);
+            if ctx.classes.contains(id, &joined) {
+                return Some(end);
+            }
         }
     }
 }

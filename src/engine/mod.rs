@@ -28,6 +28,65 @@ use crate::prescan::Scan;
 pub use classes::ClassTable;
 pub use rewrite::{Token, Workspace};
 
+/// A rule as the rewrite loop uses it: its right-hand side as shared tokens, and the
+/// literal tokens its left-hand side needs somewhere in the workspace (a cheap test
+/// before the backtracking match).
+pub(crate) struct Compiled {
+    pub template: Vec<Token>,
+    pub required: Vec<Vec<u8>>,
+    /// [`token_bit`] of every required literal.
+    pub required_mask: u64,
+}
+
+/// One of 64 bits for a token, ASCII case folded: a workspace's tokens OR-ed together
+/// tell at once that a literal is missing.
+pub(crate) fn token_bit(t: &[u8]) -> u64 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in t {
+        h = (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
+    }
+    1u64 << (h % 64)
+}
+
+/// The OR of [`token_bit`] over a workspace.
+pub(crate) fn signature(ws: &[Token]) -> u64 {
+    ws.iter().fold(0, |m, t| m | token_bit(t))
+}
+
+impl Compiled {
+    fn new(rule: &crate::ir::Rule) -> Compiled {
+        let mut required: Vec<Vec<u8>> = Vec::new();
+        for op in &rule.lhs.ops {
+            if let crate::ir::PatOp::Literal(l) = op {
+                let l = l.to_ascii_lowercase();
+                if !required.contains(&l) {
+                    required.push(l);
+                }
+            }
+        }
+        Compiled {
+            template: rule
+                .rhs
+                .tokens
+                .iter()
+                .map(|t| Token::from(t.bytes.as_slice()))
+                .collect(),
+            required_mask: required.iter().fold(0, |m, l| m | token_bit(l)),
+            required,
+        }
+    }
+
+    /// Whether every required literal occurs in `ws`, whose [`signature`] is `sig`.
+    pub(crate) fn literals_present(&self, ws: &[Token], sig: u64) -> bool {
+        if self.required_mask & !sig != 0 {
+            return false;
+        }
+        self.required
+            .iter()
+            .all(|l| ws.iter().any(|t| l.eq_ignore_ascii_case(t)))
+    }
+}
+
 /// What the caller knows of the environment sendmail would take from the machine.
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
@@ -70,7 +129,7 @@ pub struct Session<'a> {
     pub(crate) help: Option<Vec<u8>>,
     pub(crate) uses_dns: bool,
     /// Each ruleset's right-hand sides as shared tokens, made on first use.
-    templates: std::collections::HashMap<u16, std::rc::Rc<Vec<Vec<Token>>>>,
+    templates: std::collections::HashMap<u16, std::rc::Rc<Vec<Compiled>>>,
 }
 
 /// What maps see of the session while they answer (messages and macros).
@@ -310,23 +369,14 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// The right-hand sides of ruleset `rs` as shared tokens.
-    pub(crate) fn templates(&mut self, rs: u16) -> std::rc::Rc<Vec<Vec<Token>>> {
+    /// What the rewrite loop keeps of ruleset `rs`'s rules, made on first use.
+    pub(crate) fn templates(&mut self, rs: u16) -> std::rc::Rc<Vec<Compiled>> {
         let ir = self.ir;
         self.templates
             .entry(rs)
             .or_insert_with(|| {
                 std::rc::Rc::new(ir.rulesets.get(&rs).map_or_else(Vec::new, |set| {
-                    set.rules
-                        .iter()
-                        .map(|r| {
-                            r.rhs
-                                .tokens
-                                .iter()
-                                .map(|t| Token::from(t.bytes.as_slice()))
-                                .collect()
-                        })
-                        .collect()
+                    set.rules.iter().map(Compiled::new).collect()
                 }))
             })
             .clone()

@@ -47,6 +47,7 @@ impl Session<'_> {
         let mut idx = 0usize;
         let mut loopcount = 0usize;
         let mut bindings: Vec<Binding> = Vec::with_capacity(9);
+        let mut sig = crate::engine::signature(ws);
         while idx < rules.len() {
             if ws
                 .first()
@@ -66,7 +67,7 @@ impl Session<'_> {
             let rule = &rules[idx];
             let matched = {
                 let pat = &rule.lhs;
-                if skips(pat, ws) {
+                if skips(pat, ws) || !templates[idx].literals_present(ws, sig) {
                     false
                 } else {
                     let ctx = MatchCtx {
@@ -91,12 +92,20 @@ impl Session<'_> {
                 Prefix::Return => rules.len(),
                 Prefix::Repeat => idx,
             };
-            match self.build_rhs(&name, &templates[idx], ws, &bindings, reclevel, maxatom) {
+            match self.build_rhs(
+                &name,
+                &templates[idx].template,
+                ws,
+                &bindings,
+                reclevel,
+                maxatom,
+            ) {
                 Ok((new, status)) => {
                     if rstat == ex::OK || status == ex::TEMPFAIL {
                         rstat = status;
                     }
                     *ws = new;
+                    sig = crate::engine::signature(ws);
                 }
                 Err(Abort(status)) => return status,
             }
