@@ -465,6 +465,7 @@ impl Iterator for Iter<'_> {
 #[derive(Clone, Debug)]
 pub struct Builder {
     page_size: u32,
+    duplicates: bool,
     /// In insertion order, repeats included; sorted and deduplicated by `build` (one
     /// sort is much cheaper than a `BTreeMap` insert per pair).
     pairs: crate::pairs::Pairs,
@@ -489,6 +490,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             page_size: DEFAULT_PAGE_SIZE,
+            duplicates: false,
             pairs: Default::default(),
         }
     }
@@ -500,7 +502,15 @@ impl Builder {
         self
     }
 
-    /// Add a pair; a later insert of the same key replaces the earlier value.
+    /// Keep every value of a repeated key, in insertion order (`DB_DUP`, makemap `-d`);
+    /// the meta page gets the DUP flag.
+    pub fn duplicates(mut self, keep: bool) -> Builder {
+        self.duplicates = keep;
+        self
+    }
+
+    /// Add a pair; a later insert of the same key replaces the earlier value (or, with
+    /// [`Builder::duplicates`], adds another one).
     pub fn insert(&mut self, key: &[u8], value: &[u8]) {
         self.pairs.push(key, value);
     }
