@@ -48,7 +48,8 @@
 //! | 25 | 1 | `type` | 13 = hash (sorted), 2 = hash (unsorted, read only), 7 = overflow |
 //!
 //! **Hash page** (type 13): `entries` u16 slots at offset 26, slot `2j` the key and
-//! `2j + 1` the data of pair `j`, pairs sorted by key (unsigned bytes, shorter first).
+//! `2j + 1` the data of pair `j`, pairs sorted by key: unsigned bytes, and when one key is a prefix of the other the
+//! longer one first ([`page_order`]; btree puts the shorter first).
 //! Items lie back to back from the page end down; an item's length is
 //! `inp[i − 1] − inp[i]` (`pagesize − inp[0]` for slot 0). Items:
 //!
@@ -848,6 +849,14 @@ impl Builder {
     }
 }
 
+/// The order of the pairs on a hash page (`__ham_getindex_sorted` without a user
+/// comparison): bytewise over the common length; when one key is a prefix of the other,
+/// the **longer** one first (`b.examplev` before `b.example`), unlike btree.
+pub fn page_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then(b.len().cmp(&a.len()))
+}
+
 /// No page / no entry.
 const NONE: u32 = u32::MAX;
 /// Size of an `H_OFFDUP` item.
@@ -1009,7 +1018,6 @@ impl<'a> Sim<'a> {
         let mut table = vec![NONE; 1usize << bits];
         let mask = (1usize << bits) - 1;
         let hashes: Vec<u32> = (0..n).map(|i| hash(self.pairs.key(i))).collect();
-        let mut first: Vec<u32> = Vec::new();
         for (i, &h) in hashes.iter().enumerate() {
             let key = self.pairs.key(i);
             let mut slot = (h.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize & mask;
@@ -1038,29 +1046,61 @@ impl<'a> Sim<'a> {
                         page: NONE,
                         dups: NONE,
                     });
-                    if duplicates {
-                        self.insert((self.entries.len() - 1) as u32);
-                    } else {
-                        first.push(i as u32);
-                    }
+                    self.insert((self.entries.len() - 1) as u32);
                 }
                 Some(e) if duplicates => self.add_dup(e, i as u32),
-                Some(e) => {
-                    // Replaced: the key keeps its place with the latest value.
-                    let dsize = self.item_size(self.pairs.get(i).1.len());
-                    let ent = &mut self.entries[e as usize];
-                    ent.val = i as u32;
-                    ent.dsize = dsize;
-                }
-            }
-        }
-        drop(table);
-        if !duplicates {
-            for e in 0..self.entries.len() as u32 {
-                self.insert(e);
+                Some(e) => self.replace(e, i as u32),
             }
         }
         Ok(())
+    }
+
+    /// `__ham_overwrite` of a single value (`__ham_replpair`): in place when the new
+    /// value fits, else the pair is deleted and added again from its page on.
+    fn replace(&mut self, e: u32, pair: u32) {
+        let ent = self.entries[e as usize].clone();
+        let old = self.pairs.get(ent.val as usize).1.len() as u64;
+        let new = self.pairs.get(pair as usize).1.len() as u64;
+        let big = u64::from(self.big);
+        let p = ent.page;
+        let free = u64::from(self.pages[p as usize].free);
+        if old > big || new > big || (new > old && new - old > free) {
+            let size = self.pair_size(e);
+            let page = &mut self.pages[p as usize];
+            if let Some(at) = page.items.iter().position(|&x| x == e) {
+                page.items.swap_remove(at);
+            }
+            page.free += size;
+            let dsize = self.item_size(new as usize);
+            let ent = &mut self.entries[e as usize];
+            ent.val = pair;
+            ent.dsize = dsize;
+            // __ham_add_el from the pair's page: the first page on with room, else a new
+            // page after the last one (and the table grows).
+            let need = self.pair_size(e);
+            let mut q = p;
+            loop {
+                let page = &self.pages[q as usize];
+                if page.items.is_empty() || page.next == NONE || page.free >= need {
+                    break;
+                }
+                q = page.next;
+            }
+            let grow = self.pages[q as usize].free < need;
+            if grow {
+                q = self.add_page_after(q);
+            }
+            self.put_on(q, e);
+            if grow {
+                self.expand();
+            }
+        } else {
+            let page = &mut self.pages[p as usize];
+            page.free = (u64::from(page.free) + old - new) as u32;
+            let ent = &mut self.entries[e as usize];
+            ent.val = pair;
+            ent.dsize = new as u32 + 1;
+        }
     }
 
     /// `__ham_add_el` for a new key, then `__ham_expand_table` if a page was added.
@@ -1127,7 +1167,7 @@ impl<'a> Sim<'a> {
             // Within one page, the order only matters when a new bucket page can fill up,
             // which needs more than one page of pairs.
             if multi {
-                items.sort_unstable_by(|&a, &b| self.key_of(a).cmp(self.key_of(b)));
+                items.sort_unstable_by(|&a, &b| page_order(self.key_of(a), self.key_of(b)));
             }
             for e in items {
                 let size = self.pair_size(e);
@@ -1299,7 +1339,7 @@ impl<'a> Sim<'a> {
         let pairs = self.pairs;
         for &p in &order {
             let mut items = std::mem::take(&mut self.pages[p as usize].items);
-            items.sort_unstable_by(|&a, &b| self.key_of(a).cmp(self.key_of(b)));
+            items.sort_unstable_by(|&a, &b| page_order(self.key_of(a), self.key_of(b)));
             for &e in &items {
                 let ent = &self.entries[e as usize];
                 let klen = pairs.key(ent.key as usize).len();
