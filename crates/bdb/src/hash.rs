@@ -844,7 +844,7 @@ impl Builder {
         }
         let mut sim = Sim::new(pairs, ps);
         sim.run(self.duplicates)?;
-        let nelem = self.nelem_hint.wrapping_add(sim.entries.len() as u32);
+        let nelem = self.nelem_hint.wrapping_add(sim.keys as u32);
         sim.write(out, nelem, self.duplicates)
     }
 }
@@ -857,12 +857,12 @@ pub fn page_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     a[..n].cmp(&b[..n]).then(b.len().cmp(&a.len()))
 }
 
-/// No page / no entry.
+/// No page.
 const NONE: u32 = u32::MAX;
 /// Size of an `H_OFFDUP` item.
 const HOFFDUP_SIZE: u32 = 8;
 
-/// What an entry's data slot holds.
+/// What a pair's data slot holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Data {
     /// One value: `H_KEYDATA`, or `H_OFFPAGE` when it is big.
@@ -873,29 +873,28 @@ enum Data {
     OffPage,
 }
 
-/// A distinct key of the table being modelled.
-#[derive(Clone, Debug)]
-struct Entry {
+/// A pair on a page of the model: all a split needs, without going back to the pairs.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// [`page_order`] on the first key bytes after the prefix all keys share: 8 bytes,
+    /// big-endian, padded with 0xff (a shorter key sorts after a longer one it is a
+    /// prefix of); equal values need the whole keys compared.
+    skey: u64,
+    hash: u32,
     /// Pair holding the key (its first insert).
     key: u32,
-    /// Pair holding the value (the last insert without duplicates; the first with).
+    /// Pair holding the (first) value.
     val: u32,
-    hash: u32,
-    /// Bytes of the data item on the page (type byte included).
-    dsize: u32,
+    /// Bytes the pair takes on the page, its two index slots included.
+    size: u32,
     kind: Data,
-    /// Model page holding the pair.
-    page: u32,
-    /// Index in `Sim::dups` of the values after the first, or `NONE`.
-    dups: u32,
 }
 
-/// One page of the model: its pairs (entry numbers, in no particular order until they
-/// are sorted), free bytes as libdb counts them (`P_FREESPACE`) and the next page of the
-/// chain.
+/// One page of the model: its pairs (in no particular order until they are sorted), free
+/// bytes as libdb counts them (`P_FREESPACE`) and the next page of the chain.
 #[derive(Clone, Debug)]
 struct SimPage {
-    items: Vec<u32>,
+    items: Vec<Slot>,
     free: u32,
     next: u32,
 }
@@ -906,13 +905,17 @@ struct Sim<'a> {
     ps: usize,
     /// Items longer than this go to overflow pages (`ISBIG`).
     big: u32,
-    entries: Vec<Entry>,
-    dups: Vec<Vec<u32>>,
+    /// Number of distinct keys.
+    keys: usize,
+    /// Values after the first of a key with duplicates (by the key's pair).
+    dups: HashMap<u32, Vec<u32>>,
     pages: Vec<SimPage>,
     /// Model pages no longer in use.
     unused: Vec<u32>,
     /// First page of each bucket.
     heads: Vec<u32>,
+    /// Length of the prefix every key shares (skipped by `Slot::skey`).
+    common: usize,
     max_bucket: u32,
     high_mask: u32,
     low_mask: u32,
@@ -924,11 +927,12 @@ impl<'a> Sim<'a> {
             pairs,
             ps,
             big: (ps / 4) as u32,
-            entries: Vec::new(),
-            dups: Vec::new(),
+            keys: 0,
+            dups: HashMap::new(),
             pages: Vec::new(),
             unused: Vec::new(),
             heads: Vec::new(),
+            common: 0,
             // A new file has two buckets.
             max_bucket: 1,
             high_mask: 1,
@@ -975,14 +979,34 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn key_of(&self, e: u32) -> &'a [u8] {
-        self.pairs.key(self.entries[e as usize].key as usize)
+    fn key_of(&self, s: &Slot) -> &'a [u8] {
+        self.pairs.key(s.key as usize)
     }
 
-    /// Bytes the pair of entry `e` takes on a page, with its two index slots.
-    fn pair_size(&self, e: u32) -> u32 {
-        let ent = &self.entries[e as usize];
-        self.item_size(self.pairs.key(ent.key as usize).len()) + ent.dsize + 4
+    fn value_of(&self, pair: u32) -> &'a [u8] {
+        self.pairs.get(pair as usize).1
+    }
+
+    /// Bytes of the data item of `s` on its page.
+    fn data_size(&self, s: &Slot) -> u32 {
+        s.size - 4 - self.item_size(self.key_of(s).len())
+    }
+
+    fn sort_key(&self, key: &[u8]) -> u64 {
+        let rest = &key[self.common.min(key.len())..];
+        let mut b = [0xffu8; 8];
+        let n = rest.len().min(8);
+        b[..n].copy_from_slice(&rest[..n]);
+        u64::from_be_bytes(b)
+    }
+
+    /// Sorts the pairs of one page into [`page_order`].
+    fn sort_page(&self, items: &mut [Slot]) {
+        items.sort_unstable_by(|a, b| {
+            a.skey
+                .cmp(&b.skey)
+                .then_with(|| page_order(self.key_of(a), self.key_of(b)))
+        });
     }
 
     fn bucket(&self, h: u32) -> u32 {
@@ -994,13 +1018,19 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn put_on(&mut self, p: u32, e: u32) {
-        let size = self.pair_size(e);
+    fn put_on(&mut self, p: u32, s: Slot) {
         let page = &mut self.pages[p as usize];
-        debug_assert!(page.free >= size);
-        page.free -= size;
-        page.items.push(e);
-        self.entries[e as usize].page = p;
+        debug_assert!(page.free >= s.size);
+        page.free -= s.size;
+        page.items.push(s);
+    }
+
+    /// Takes the pair at `pos` of page `p` off the page.
+    fn take(&mut self, p: u32, pos: usize) -> Slot {
+        let page = &mut self.pages[p as usize];
+        let s = page.items.swap_remove(pos);
+        page.free += s.size;
+        s
     }
 
     /// Every pair inserted in order, as makemap's `db->put` calls would.
@@ -1013,120 +1043,109 @@ impl<'a> Sim<'a> {
                 maximum: (u32::MAX - 1) as usize,
             });
         }
-        // Distinct keys: an open-addressing table of entry numbers, probed by hash.
-        let bits = (2 * n).max(16).next_power_of_two().trailing_zeros();
-        let mut table = vec![NONE; 1usize << bits];
-        let mask = (1usize << bits) - 1;
+        if n > 0 {
+            let first = self.pairs.key(0);
+            self.common = (1..n).fold(first.len(), |c, i| {
+                let k = self.pairs.key(i);
+                first[..c].iter().zip(k).take_while(|(a, b)| a == b).count()
+            });
+        }
         let hashes: Vec<u32> = (0..n).map(|i| hash(self.pairs.key(i))).collect();
-        for (i, &h) in hashes.iter().enumerate() {
-            let key = self.pairs.key(i);
-            let mut slot = (h.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize & mask;
+        let first = self.first_inserts(&hashes);
+        for i in 0..n {
+            let (key, value) = self.pairs.get(i);
+            let h = hashes[i];
+            let need = self.item_size(key.len()) + self.item_size(value.len()) + 4;
+            // __ham_lookup: along the bucket's chain, note the first page with more room
+            // than the pair needs, and find the key if it is there.
+            let mut p = self.heads[self.bucket(h) as usize];
+            let mut room = NONE;
+            let earlier = first[i];
             let found = loop {
-                let e = table[slot];
-                if e == NONE {
-                    table[slot] = self.entries.len() as u32;
+                let page = &self.pages[p as usize];
+                if room == NONE && need < page.free {
+                    room = p;
+                }
+                if earlier != NONE
+                    && let Some(pos) = page.items.iter().position(|s| s.key == earlier)
+                {
+                    break Some((p, pos));
+                }
+                if page.next == NONE {
                     break None;
                 }
-                let ent = &self.entries[e as usize];
-                if ent.hash == h && self.pairs.key(ent.key as usize) == key {
-                    break Some(e);
-                }
-                slot = (slot + 1) & mask;
+                p = page.next;
             };
             match found {
                 None => {
-                    let vlen = self.pairs.get(i).1.len();
-                    let dsize = self.item_size(vlen);
-                    self.entries.push(Entry {
+                    debug_assert_eq!(earlier, NONE);
+                    self.keys += 1;
+                    let s = Slot {
+                        skey: self.sort_key(key),
+                        hash: h,
                         key: i as u32,
                         val: i as u32,
-                        hash: h,
-                        dsize,
+                        size: need,
                         kind: Data::Single,
-                        page: NONE,
-                        dups: NONE,
-                    });
-                    self.insert((self.entries.len() - 1) as u32);
+                    };
+                    self.insert(s, if room == NONE { p } else { room });
                 }
-                Some(e) if duplicates => self.add_dup(e, i as u32),
-                Some(e) => self.replace(e, i as u32),
+                Some((p, pos)) if duplicates => self.add_dup(p, pos, i as u32),
+                Some((p, pos)) => self.replace(p, pos, i as u32),
             }
         }
         Ok(())
     }
 
-    /// `__ham_overwrite` of a single value (`__ham_replpair`): in place when the new
-    /// value fits, else the pair is deleted and added again from its page on.
-    fn replace(&mut self, e: u32, pair: u32) {
-        let ent = self.entries[e as usize].clone();
-        let old = self.pairs.get(ent.val as usize).1.len() as u64;
-        let new = self.pairs.get(pair as usize).1.len() as u64;
-        let big = u64::from(self.big);
-        let p = ent.page;
-        let free = u64::from(self.pages[p as usize].free);
-        if old > big || new > big || (new > old && new - old > free) {
-            let size = self.pair_size(e);
-            let page = &mut self.pages[p as usize];
-            if let Some(at) = page.items.iter().position(|&x| x == e) {
-                page.items.swap_remove(at);
+    /// For each pair, the earlier pair with the same key that was inserted first, or
+    /// `NONE`. An open-addressing table of (hash, pair) probed by the key's hash: keys
+    /// are compared only when the whole 32-bit hashes match, and the slots of a batch of
+    /// keys are read together first so their cache misses overlap.
+    fn first_inserts(&self, hashes: &[u32]) -> Vec<u32> {
+        const BATCH: usize = 32;
+        let n = hashes.len();
+        let bits = (2 * n).max(16).next_power_of_two().trailing_zeros();
+        let mask = (1usize << bits) - 1;
+        let start = |h: u32| (h.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize & mask;
+        let mut table = vec![(0u32, NONE); 1usize << bits];
+        let mut first = vec![NONE; n];
+        for base in (0..n).step_by(BATCH) {
+            let end = (base + BATCH).min(n);
+            let mut touch = 0u32;
+            for &h in &hashes[base..end] {
+                touch ^= table[start(h)].0;
             }
-            page.free += size;
-            let dsize = self.item_size(new as usize);
-            let ent = &mut self.entries[e as usize];
-            ent.val = pair;
-            ent.dsize = dsize;
-            // __ham_add_el from the pair's page: the first page on with room, else a new
-            // page after the last one (and the table grows).
-            let need = self.pair_size(e);
-            let mut q = p;
-            loop {
-                let page = &self.pages[q as usize];
-                if page.items.is_empty() || page.next == NONE || page.free >= need {
-                    break;
+            std::hint::black_box(touch);
+            for i in base..end {
+                let h = hashes[i];
+                let mut slot = start(h);
+                loop {
+                    let (th, j) = table[slot];
+                    if j == NONE {
+                        table[slot] = (h, i as u32);
+                        break;
+                    }
+                    if th == h && self.pairs.key(j as usize) == self.pairs.key(i) {
+                        first[i] = j;
+                        break;
+                    }
+                    slot = (slot + 1) & mask;
                 }
-                q = page.next;
             }
-            let grow = self.pages[q as usize].free < need;
-            if grow {
-                q = self.add_page_after(q);
-            }
-            self.put_on(q, e);
-            if grow {
-                self.expand();
-            }
-        } else {
-            let page = &mut self.pages[p as usize];
-            page.free = (u64::from(page.free) + old - new) as u32;
-            let ent = &mut self.entries[e as usize];
-            ent.val = pair;
-            ent.dsize = new as u32 + 1;
         }
+        first
     }
 
-    /// `__ham_add_el` for a new key, then `__ham_expand_table` if a page was added.
-    fn insert(&mut self, e: u32) {
-        let need = self.pair_size(e);
-        let b = self.bucket(self.entries[e as usize].hash);
-        let mut p = self.heads[b as usize];
-        let mut expand = false;
-        loop {
-            let page = &self.pages[p as usize];
-            // The lookup takes the first page with more room than the pair needs.
-            if need < page.free {
-                break;
-            }
-            if page.next == NONE {
-                // The last page takes it if it fits exactly; else a new page.
-                if page.free < need {
-                    p = self.add_page_after(p);
-                    expand = true;
-                }
-                break;
-            }
-            p = page.next;
+    /// `__ham_add_el` for a new key on page `p` (the first with room, or the chain's last
+    /// page), then `__ham_expand_table` if a page had to be added.
+    fn insert(&mut self, s: Slot, mut p: u32) {
+        let page = &self.pages[p as usize];
+        let grow = page.free < s.size;
+        if grow {
+            p = self.add_page_after(p);
         }
-        self.put_on(p, e);
-        if expand {
+        self.put_on(p, s);
+        if grow {
             self.expand();
         }
     }
@@ -1152,7 +1171,7 @@ impl<'a> Sim<'a> {
             p = self.pages[p as usize].next;
         }
         let multi = chain.len() > 1;
-        let mut taken: Vec<Vec<u32>> = Vec::with_capacity(chain.len());
+        let mut taken: Vec<Vec<Slot>> = Vec::with_capacity(chain.len());
         for &p in &chain {
             taken.push(std::mem::take(&mut self.pages[p as usize].items));
         }
@@ -1167,47 +1186,78 @@ impl<'a> Sim<'a> {
             // Within one page, the order only matters when a new bucket page can fill up,
             // which needs more than one page of pairs.
             if multi {
-                items.sort_unstable_by(|&a, &b| page_order(self.key_of(a), self.key_of(b)));
+                self.sort_page(&mut items);
             }
-            for e in items {
-                let size = self.pair_size(e);
-                let dest = if self.bucket(self.entries[e as usize].hash) == old {
+            for s in items {
+                let dest = if self.bucket(s.hash) == old {
                     &mut to_old
                 } else {
                     &mut to_new
                 };
                 let mut d = *dest;
-                if self.pages[d as usize].free < size {
+                if self.pages[d as usize].free < s.size {
                     d = self.add_page_after(d);
                     *dest = d;
                 }
-                self.put_on(d, e);
+                self.put_on(d, s);
             }
         }
     }
 
-    /// `__ham_add_dup` (with `__ham_check_move`) for value `pair` of entry `e`.
-    fn add_dup(&mut self, e: u32, pair: u32) {
-        let vlen = self.pairs.get(pair as usize).1.len() as u32;
-        let ent = self.entries[e as usize].clone();
-        if ent.kind == Data::OffPage {
-            self.push_dup(e, pair);
+    /// `__ham_overwrite` of a single value (`__ham_replpair`): in place when the new
+    /// value fits, else the pair is deleted and added again from its page on.
+    fn replace(&mut self, p: u32, pos: usize, pair: u32) {
+        let s = self.pages[p as usize].items[pos];
+        let old = self.value_of(s.val).len() as u64;
+        let new = self.value_of(pair).len() as u64;
+        let big = u64::from(self.big);
+        let free = u64::from(self.pages[p as usize].free);
+        if old > big || new > big || (new > old && new - old > free) {
+            let mut s = self.take(p, pos);
+            s.size = s.size - self.item_size(old as usize) + self.item_size(new as usize);
+            s.val = pair;
+            // __ham_add_el from the pair's page: the first page on with room, else a new
+            // page after the last one (and the table grows).
+            let mut q = p;
+            loop {
+                let page = &self.pages[q as usize];
+                if page.items.is_empty() || page.next == NONE || page.free >= s.size {
+                    break;
+                }
+                q = page.next;
+            }
+            self.insert(s, q);
+        } else {
+            let page = &mut self.pages[p as usize];
+            page.free = (u64::from(page.free) + old - new) as u32;
+            let s = &mut page.items[pos];
+            s.size = (u64::from(s.size) + new - old) as u32;
+            s.val = pair;
+        }
+    }
+
+    /// `__ham_add_dup` (with `__ham_check_move`) for value `pair` of the pair at `pos` of
+    /// page `p`.
+    fn add_dup(&mut self, mut p: u32, mut pos: usize, pair: u32) {
+        let vlen = self.value_of(pair).len() as u32;
+        let s = self.pages[p as usize].items[pos];
+        if s.kind == Data::OffPage {
+            self.push_dup(s.key, pair);
             return;
         }
         let add = vlen.saturating_add(4);
         let mut expand = false;
-        let big_single = ent.kind == Data::Single && ent.dsize == HOFFPAGE_SIZE as u32 && {
-            let v = self.pairs.get(ent.val as usize).1;
-            v.len() as u64 > u64::from(self.big)
-        };
+        let big_single =
+            s.kind == Data::Single && self.value_of(s.val).len() as u64 > u64::from(self.big);
+        let ksize = self.item_size(self.key_of(&s).len());
         if !big_single {
             // __ham_check_move: will the grown item still fit where it is?
-            let old_len = ent.dsize;
-            let single_extra = if ent.kind == Data::Single { 4 } else { 0 };
+            let old_len = self.data_size(&s);
+            let single_extra = if s.kind == Data::Single { 4 } else { 0 };
             let new_len = (old_len - 1)
                 .saturating_add(add)
                 .saturating_add(single_extra);
-            let free = self.pages[ent.page as usize].free;
+            let free = self.pages[p as usize].free;
             let stays = if new_len > self.big {
                 old_len > HOFFDUP_SIZE || HOFFDUP_SIZE - old_len <= free
             } else {
@@ -1219,8 +1269,8 @@ impl<'a> Sim<'a> {
                 } else {
                     new_len + 1
                 };
-                let need = moved + self.item_size(self.key_of(e).len());
-                let mut q = ent.page;
+                let need = moved + ksize;
+                let mut q = p;
                 let target = loop {
                     let next = self.pages[q as usize].next;
                     if next == NONE {
@@ -1231,63 +1281,48 @@ impl<'a> Sim<'a> {
                         break q;
                     }
                 };
-                let size = self.pair_size(e);
-                let from = &mut self.pages[ent.page as usize];
-                if let Some(at) = from.items.iter().position(|&x| x == e) {
-                    from.items.swap_remove(at);
-                }
-                from.free += size;
-                self.put_on(target, e);
+                let s = self.take(p, pos);
+                self.put_on(target, s);
+                p = target;
+                pos = self.pages[p as usize].items.len() - 1;
                 // A moved pair makes the table grow, wherever it went.
                 expand = true;
             }
         }
-        let ent = self.entries[e as usize].clone();
+        let s = self.pages[p as usize].items[pos];
+        let dsize = self.data_size(&s);
         // A single value becomes a duplicate set: its own length fields count too.
-        let single_extra = if ent.kind == Data::Single { 4 } else { 0 };
+        let single_extra = if s.kind == Data::Single { 4 } else { 0 };
         let add = add.saturating_add(single_extra);
-        let new_size = (ent.dsize - 1).saturating_add(add);
-        let page = ent.page as usize;
-        if big_single || new_size > self.big || add > self.pages[page].free {
+        let new_size = (dsize - 1).saturating_add(add);
+        let page = &mut self.pages[p as usize];
+        let slot = &mut page.items[pos];
+        if big_single || new_size > self.big || add > page.free {
             // __ham_dup_convert: the values go to a duplicate tree.
-            let p = &mut self.pages[page];
-            p.free = p.free + ent.dsize - HOFFDUP_SIZE;
-            let ent = &mut self.entries[e as usize];
-            ent.dsize = HOFFDUP_SIZE;
-            ent.kind = Data::OffPage;
-            self.push_dup(e, pair);
+            page.free = page.free + dsize - HOFFDUP_SIZE;
+            slot.size = slot.size - dsize + HOFFDUP_SIZE;
+            slot.kind = Data::OffPage;
         } else {
-            let grow = new_size + 1 - ent.dsize;
-            self.pages[page].free -= grow;
-            let ent = &mut self.entries[e as usize];
-            ent.dsize = new_size + 1;
-            ent.kind = Data::OnPage;
-            self.push_dup(e, pair);
+            let grow = new_size + 1 - dsize;
+            page.free -= grow;
+            slot.size += grow;
+            slot.kind = Data::OnPage;
         }
+        self.push_dup(s.key, pair);
         if expand {
             self.expand();
         }
     }
 
-    fn push_dup(&mut self, e: u32, pair: u32) {
-        let ent = &mut self.entries[e as usize];
-        if ent.dups == NONE {
-            ent.dups = self.dups.len() as u32;
-            self.dups.push(Vec::new());
-        }
-        self.dups[ent.dups as usize].push(pair);
+    fn push_dup(&mut self, key: u32, pair: u32) {
+        self.dups.entry(key).or_default().push(pair);
     }
 
-    /// The values of entry `e`, in order.
-    fn values(&self, e: u32) -> Vec<&'a [u8]> {
-        let ent = &self.entries[e as usize];
-        let mut v = vec![self.pairs.get(ent.val as usize).1];
-        if ent.dups != NONE {
-            v.extend(
-                self.dups[ent.dups as usize]
-                    .iter()
-                    .map(|&p| self.pairs.get(p as usize).1),
-            );
+    /// The values of the pair in `s`, in order.
+    fn values(&self, s: &Slot) -> Vec<&'a [u8]> {
+        let mut v = vec![self.value_of(s.val)];
+        if let Some(more) = self.dups.get(&s.key) {
+            v.extend(more.iter().map(|&p| self.value_of(p)));
         }
         v
     }
@@ -1330,37 +1365,37 @@ impl<'a> Sim<'a> {
         // Pairs sorted on each page; overflow and duplicate pages numbered after.
         enum Extra {
             Over { pair: u32, key: bool, first: u32 },
-            Tree { entry: u32, first: u32 },
+            Tree { slot: Slot, first: u32 },
         }
         let mut extras: Vec<Extra> = Vec::new();
         let mut off_key: HashMap<u32, u32> = HashMap::new();
         let mut off_data: HashMap<u32, u32> = HashMap::new();
+        let mut tree_root: HashMap<u32, u32> = HashMap::new();
         let ovfl = crate::btree::overflow_size(ps as u32);
         let pairs = self.pairs;
         for &p in &order {
             let mut items = std::mem::take(&mut self.pages[p as usize].items);
-            items.sort_unstable_by(|&a, &b| page_order(self.key_of(a), self.key_of(b)));
-            for &e in &items {
-                let ent = &self.entries[e as usize];
-                let klen = pairs.key(ent.key as usize).len();
+            self.sort_page(&mut items);
+            for s in &items {
+                let klen = self.key_of(s).len();
                 let at = u32::try_from(next_pg).map_err(|_| too_big(next_pg))?;
                 if klen > big {
-                    off_key.insert(e, at);
+                    off_key.insert(s.key, at);
                     extras.push(Extra::Over {
-                        pair: ent.key,
+                        pair: s.key,
                         key: true,
                         first: at,
                     });
                     next_pg += klen.div_ceil(room) as u64;
                 }
                 let at = u32::try_from(next_pg).map_err(|_| too_big(next_pg))?;
-                match ent.kind {
+                match s.kind {
                     Data::Single => {
-                        let vlen = pairs.get(ent.val as usize).1.len();
+                        let vlen = self.value_of(s.val).len();
                         if vlen > big {
-                            off_data.insert(e, at);
+                            off_data.insert(s.key, at);
                             extras.push(Extra::Over {
-                                pair: ent.val,
+                                pair: s.val,
                                 key: false,
                                 first: at,
                             });
@@ -1369,9 +1404,11 @@ impl<'a> Sim<'a> {
                     }
                     Data::OnPage => {}
                     Data::OffPage => {
-                        let n = crate::dups::tree_pages(&self.values(e), ps, ovfl);
+                        let values = self.values(s);
+                        let n = crate::dups::tree_pages(&values, ps, ovfl);
+                        tree_root.insert(s.key, crate::dups::tree_root(&values, ps, at, ovfl));
                         extras.push(Extra::Tree {
-                            entry: e,
+                            slot: *s,
                             first: at,
                         });
                         next_pg += n as u64;
@@ -1387,23 +1424,10 @@ impl<'a> Sim<'a> {
         };
         let masks = (self.max_bucket, self.high_mask, self.low_mask);
         out.write_all(&meta_page(
-            ps,
-            last_pgno,
-            masks,
-            nelem,
-            duplicates,
-            self.entries.len(),
+            ps, last_pgno, masks, nelem, duplicates, self.keys,
         ))
         .map_err(io)?;
         let mut buf = vec![0u8; ps];
-        let mut tree_root: HashMap<u32, u32> = HashMap::new();
-        // Roots of the duplicate trees are needed on the hash pages: compute them first.
-        for x in &extras {
-            if let Extra::Tree { entry, first } = x {
-                let root = crate::dups::tree_root(&self.values(*entry), ps, *first, ovfl);
-                tree_root.insert(*entry, root);
-            }
-        }
         // The unused buckets' pages: never written by libdb (zeros) but for the last one.
         let write_unused = |out: &mut W, buf: &mut Vec<u8>| -> Result<()> {
             for b in nb..reserved {
@@ -1419,16 +1443,23 @@ impl<'a> Sim<'a> {
             if n == nb {
                 write_unused(out, &mut buf)?;
             }
-            buf.fill(0);
             let page = &self.pages[p as usize];
+            // The pairs of a page lie anywhere in memory: read a byte of each first, so
+            // that their cache misses overlap instead of stalling the copies one by one.
+            let mut touch = 0u8;
+            for s in &page.items {
+                let (k, v) = pairs.get(s.val as usize);
+                touch ^= k.first().copied().unwrap_or(0) ^ v.first().copied().unwrap_or(0);
+            }
+            std::hint::black_box(touch);
             let mut top = ps;
             let mut slot = HDR;
-            for &e in &page.items {
-                let ent = &self.entries[e as usize];
-                let key = pairs.key(ent.key as usize);
-                if let Some(&first) = off_key.get(&e) {
+            for s in &page.items {
+                let key = self.key_of(s);
+                if let Some(&first) = off_key.get(&s.key) {
                     top -= HOFFPAGE_SIZE;
                     buf[top] = H_OFFPAGE;
+                    buf[top + 1..top + 4].fill(0);
                     put32(&mut buf, top + 4, first);
                     put32(&mut buf, top + 8, key.len() as u32);
                 } else {
@@ -1438,12 +1469,13 @@ impl<'a> Sim<'a> {
                 }
                 put16(&mut buf, slot, top as u16);
                 slot += 2;
-                match ent.kind {
+                match s.kind {
                     Data::Single => {
-                        let v = pairs.get(ent.val as usize).1;
-                        if let Some(&first) = off_data.get(&e) {
+                        let v = self.value_of(s.val);
+                        if let Some(&first) = off_data.get(&s.key) {
                             top -= HOFFPAGE_SIZE;
                             buf[top] = H_OFFPAGE;
+                            buf[top + 1..top + 4].fill(0);
                             put32(&mut buf, top + 4, first);
                             put32(&mut buf, top + 8, v.len() as u32);
                         } else {
@@ -1453,27 +1485,31 @@ impl<'a> Sim<'a> {
                         }
                     }
                     Data::OnPage => {
-                        top -= ent.dsize as usize;
+                        let dsize = self.data_size(s) as usize;
+                        top -= dsize;
                         buf[top] = H_DUPLICATE;
                         let mut at = top + 1;
-                        for v in self.values(e) {
+                        for v in self.values(s) {
                             put16(&mut buf, at, v.len() as u16);
                             buf[at + 2..at + 2 + v.len()].copy_from_slice(v);
                             put16(&mut buf, at + 2 + v.len(), v.len() as u16);
                             at += v.len() + 4;
                         }
-                        debug_assert_eq!(at, top + ent.dsize as usize);
+                        debug_assert_eq!(at, top + dsize);
                     }
                     Data::OffPage => {
                         top -= HOFFDUP_SIZE as usize;
                         buf[top] = H_OFFDUP;
-                        put32(&mut buf, top + 4, tree_root[&e]);
+                        buf[top + 1..top + 4].fill(0);
+                        put32(&mut buf, top + 4, tree_root[&s.key]);
                     }
                 }
                 put16(&mut buf, slot, top as u16);
                 slot += 2;
             }
-            debug_assert_eq!(top - (slot), page.free as usize);
+            debug_assert_eq!(top - slot, page.free as usize);
+            // Between the index and the items: zeros.
+            buf[slot..top].fill(0);
             let next = if page.next == NONE {
                 0
             } else {
@@ -1509,8 +1545,8 @@ impl<'a> Sim<'a> {
                         out.write_all(&buf).map_err(io)?;
                     }
                 }
-                Extra::Tree { entry, first } => {
-                    let (_, pages) = crate::dups::write_tree(&self.values(entry), ps, first, ovfl);
+                Extra::Tree { slot, first } => {
+                    let (_, pages) = crate::dups::write_tree(&self.values(&slot), ps, first, ovfl);
                     for pg in pages {
                         out.write_all(&pg).map_err(io)?;
                     }
