@@ -26,9 +26,14 @@
 //!   takes (shared) for each lookup. With `-s`, a symbolic link is followed and its target
 //!   replaced; a file with other hard links is replaced under the name given (the other
 //!   names keep the old map — makemap would have rewritten the shared inode).
-//! - `-d` needs duplicate support in the format: `cdb` keeps both records; `btree`,
-//!   `hash` and `dbm` builders cannot store a repeated key yet, so a repeated key under
-//!   `-d` is an error (exit 73, map untouched) instead of a `DB_DUP` database.
+//! - `-d` keeps every record of a repeated key, in input order: `btree` and `hash` files
+//!   are libdb `DB_DUP` databases as makemap's (on-page or off-page duplicate sets),
+//!   `cdb` keeps both records; `dbm` (sdbm) cannot store a repeated key, so a repeated key
+//!   under `-d` is an error there (exit 73, map untouched).
+//! - `hash` files have makemap's buckets and page contents (the pairs are put into a
+//!   model of libdb's table in input order, `-r` replacements included), so `-u` lists
+//!   them in makemap's order. With `-o`, the old pairs are inserted again first, in their
+//!   listed order, then the new ones: libdb would add to the old file's own layout.
 //! - Replacing by rename needs write access to the directory: a non-root user who may
 //!   write the map file but not its directory gets `Permission denied` (exit 73, map
 //!   untouched), where makemap would rewrite the file in place.
@@ -693,7 +698,7 @@ fn execute_inner(
     }
 
     let mut status = exit::OK;
-    let can_dup = ty == MapType::Cdb;
+    let can_dup = matches!(ty, MapType::Cdb | MapType::Btree | MapType::Hash);
     let rules = o.rules.rules();
     recs.arena.reserve(source.len());
     let mut lines = mm::Lines::new(&source, rules);
@@ -765,6 +770,11 @@ fn execute_inner(
             let found = index.find_or_insert(&recs, &recs.arena[key.clone()], h, recs.list.len());
             match (found, o.duplicates) {
                 (None, _) => recs.list.push(Rec::new(key, value, n)),
+                // libdb rewrites the pair where it is, or moves it when the new value
+                // does not fit: the hash builder repeats that when it sees the insert.
+                (Some(_), Duplicates::Replace) if ty == MapType::Hash => {
+                    recs.list.push(Rec::new(key, value, n))
+                }
                 (Some(i), Duplicates::Replace) => recs.list[i].set_value(value),
                 (Some(_), Duplicates::Keep) if can_dup => recs.list.push(Rec::new(key, value, n)),
                 (Some(_), Duplicates::Keep) => {
@@ -773,7 +783,7 @@ fn execute_inner(
                         &[
                             format!("{prog}: {shown}: line {n}: key ").as_bytes(),
                             c_str(&recs.arena[key]),
-                            format!(": duplicate keys (-d) are not supported for type {ty} yet\n")
+                            format!(": duplicate keys (-d) are not supported for type {ty}\n")
                                 .as_bytes(),
                         ]
                         .concat(),
@@ -799,7 +809,12 @@ fn execute_inner(
     drop(batch);
     drop(source); // the records are in the arena
 
-    let mut builder = match maps::builder(ty, &target_name) {
+    let made = if o.duplicates == Duplicates::Keep {
+        maps::builder_keeping_duplicates(ty, &target_name)
+    } else {
+        maps::builder(ty, &target_name)
+    };
+    let mut builder = match made {
         Ok(b) => b,
         Err(e) => return open_error(err, &map_reason(&e)),
     };

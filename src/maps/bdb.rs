@@ -79,6 +79,15 @@ impl BdbBuilder {
             inner: Inner::Hash(cfmap_bdb::hash::Builder::new()),
         }
     }
+
+    /// Keep every value of a repeated key (`DB_DUP`).
+    pub(super) fn keep_duplicates(self) -> BdbBuilder {
+        let inner = match self.inner {
+            Inner::Btree(b) => Inner::Btree(b.duplicates(true)),
+            Inner::Hash(b) => Inner::Hash(b.duplicates(true)),
+        };
+        BdbBuilder { inner, ..self }
+    }
 }
 
 impl Builder for BdbBuilder {

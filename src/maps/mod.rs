@@ -260,6 +260,21 @@ pub fn builder(ty: MapType, name: &Path) -> Result<Box<dyn Builder>, MapError> {
     }
 }
 
+/// [`builder`] for a map that keeps every value of a repeated key, in insertion order
+/// (makemap `-d`): btree and hash files are made with libdb's `DB_DUP`; cdb keeps
+/// repeated records anyway; dbm cannot hold them (its builder replaces).
+pub fn builder_keeping_duplicates(ty: MapType, name: &Path) -> Result<Box<dyn Builder>, MapError> {
+    match ty {
+        MapType::Btree => Ok(Box::new(
+            bdb::BdbBuilder::btree(ty.files(name).swap_remove(0)).keep_duplicates(),
+        )),
+        MapType::Hash => Ok(Box::new(
+            bdb::BdbBuilder::hash(ty.files(name).swap_remove(0)).keep_duplicates(),
+        )),
+        MapType::Cdb | MapType::Dbm => builder(ty, name),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,7 @@ const B_OVERFLOW: u8 = 3;
 const B_DELETED: u8 = 0x80;
 
 /// Meta flags.
+const BTM_DUP: u32 = 0x01;
 const BTM_RECNO: u32 = 0x02;
 const BTM_SUBDB: u32 = 0x20;
 const BTM_COMPRESS: u32 = 0x80;
@@ -127,7 +128,12 @@ pub struct Reader {
 /// A decoded item: bytes on the page or an overflow reference.
 enum Raw<'a> {
     Inline(&'a [u8]),
-    Overflow { pgno: u32, len: u32 },
+    Overflow {
+        pgno: u32,
+        len: u32,
+    },
+    /// `B_DUPLICATE`: root of an off-page duplicate tree (data slots only).
+    Dups(u32),
 }
 
 impl Reader {
@@ -226,6 +232,7 @@ impl Reader {
             visited: Vec::new(),
             overflow_seen: Vec::new(),
             last_key: None,
+            pending: Vec::new(),
             done: false,
         }
     }
@@ -314,10 +321,7 @@ impl Reader {
                 let len = page.u32(off + 8)?;
                 Ok((ty, Raw::Overflow { pgno, len }))
             }
-            B_DUPLICATE => Err(Error::Unsupported {
-                path: self.file.path.clone(),
-                what: format!("off-page duplicates (page {})", page.pgno),
-            }),
+            B_DUPLICATE if slot % 2 == 1 => Ok((ty, Raw::Dups(page.u32(off + 4)?))),
             t => Err(page.corrupt(format!("item of type {t} in slot {slot}"))),
         }
     }
@@ -326,7 +330,29 @@ impl Reader {
         match raw {
             Raw::Inline(b) => Ok(b.to_vec()),
             Raw::Overflow { pgno, len } => self.file.read_overflow(pgno, len),
+            Raw::Dups(root) => crate::dups::read_tree(self, root)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| self.file.corrupt(root, "empty duplicate tree")),
         }
+    }
+}
+
+impl crate::dups::PageSource for Reader {
+    fn page_bytes(&self, pgno: u32) -> Result<&[u8]> {
+        Ok(self.file.page(pgno)?.data)
+    }
+    fn byte_order(&self) -> page::ByteOrder {
+        self.file.meta.order
+    }
+    fn page_total(&self) -> u32 {
+        self.file.page_count()
+    }
+    fn corrupt_at(&self, pgno: u32, what: String) -> Error {
+        self.file.corrupt(pgno, what)
+    }
+    fn overflow_item(&self, _from: u32, first: u32, len: u32) -> Result<Vec<u8>> {
+        self.file.read_overflow(first, len)
     }
 }
 
@@ -341,6 +367,8 @@ struct Iter<'r> {
     overflow_seen: Vec<u64>,
     /// The last key returned: its leaf, item offset and bytes.
     last_key: Option<(u32, usize, Vec<u8>)>,
+    /// Values of an off-page duplicate set still to return, in reverse order.
+    pending: Vec<Vec<u8>>,
     done: bool,
 }
 
@@ -371,6 +399,14 @@ impl Iter<'_> {
 
     fn step(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let r = self.reader;
+        if let Some(v) = self.pending.pop() {
+            let key = self
+                .last_key
+                .as_ref()
+                .map(|k| k.2.clone())
+                .unwrap_or_default();
+            return Ok(Some((key, v)));
+        }
         let (mut pgno, mut idx) = match self.state {
             Some(s) => s,
             None => {
@@ -406,6 +442,13 @@ impl Iter<'_> {
                 };
                 // A data item's overflow pages belong to it alone.
                 let data = match d {
+                    Raw::Dups(root) => {
+                        let mut values = crate::dups::read_tree(r, root)?;
+                        values.reverse();
+                        let first = values.pop().unwrap_or_default();
+                        self.pending = values;
+                        first
+                    }
                     Raw::Inline(b) => b.to_vec(),
                     Raw::Overflow { pgno: first, len } => {
                         let seen = &mut self.overflow_seen;
@@ -465,6 +508,7 @@ impl Iterator for Iter<'_> {
 #[derive(Clone, Debug)]
 pub struct Builder {
     page_size: u32,
+    duplicates: bool,
     /// In insertion order, repeats included; sorted and deduplicated by `build` (one
     /// sort is much cheaper than a `BTreeMap` insert per pair).
     pairs: crate::pairs::Pairs,
@@ -476,11 +520,18 @@ impl Default for Builder {
     }
 }
 
+/// The pairs of one key (several with duplicates).
+struct Group {
+    range: std::ops::Range<usize>,
+    /// The values go to an off-page duplicate tree.
+    off: bool,
+}
+
 /// One internal or leaf node of the tree being built.
 struct Node {
     /// Separator for this node in its parent (empty for the leftmost node of a level).
     low_key: Vec<u8>,
-    /// Leaf: range of pair indices. Internal: range of child node indices one level down.
+    /// Leaf: range of groups. Internal: range of child node indices one level down.
     range: std::ops::Range<usize>,
 }
 
@@ -489,6 +540,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             page_size: DEFAULT_PAGE_SIZE,
+            duplicates: false,
             pairs: Default::default(),
         }
     }
@@ -500,7 +552,15 @@ impl Builder {
         self
     }
 
-    /// Add a pair; a later insert of the same key replaces the earlier value.
+    /// Keep every value of a repeated key, in insertion order (`DB_DUP`, makemap `-d`);
+    /// the meta page gets the DUP flag.
+    pub fn duplicates(mut self, keep: bool) -> Builder {
+        self.duplicates = keep;
+        self
+    }
+
+    /// Add a pair; a later insert of the same key replaces the earlier value (or, with
+    /// [`Builder::duplicates`], adds another one).
     pub fn insert(&mut self, key: &[u8], value: &[u8]) {
         self.pairs.push(key, value);
     }
@@ -542,7 +602,11 @@ impl Builder {
         }
         let psz = ps as usize;
         let ovfl = overflow_size(ps);
-        let pairs = self.pairs.sorted_last_wins();
+        let pairs = if self.duplicates {
+            self.pairs.sorted_all()
+        } else {
+            self.pairs.sorted_last_wins()
+        };
         for (k, v) in &pairs {
             for (what, b) in [("key", k), ("value", v)] {
                 if b.len() > u32::MAX as usize {
@@ -569,13 +633,44 @@ impl Builder {
             }
         };
 
-        // Leaves.
+        // Groups of pairs with one key (more than one only with duplicates). A set of
+        // duplicates shares one key item on the leaf; one that takes a quarter of a page
+        // or more goes to an off-page duplicate tree (as __bam_dup_check decides), and
+        // the leaf keeps the key and a B_DUPLICATE item.
+        let mut groups: Vec<Group> = Vec::new();
+        let mut i = 0;
+        while i < pairs.len() {
+            let mut j = i + 1;
+            while j < pairs.len() && pairs[j].0 == pairs[i].0 {
+                j += 1;
+            }
+            let off = j - i > 1 && {
+                let k = leaf_item(pairs[i].0) + 2;
+                let d: usize = pairs[i..j].iter().map(|p| leaf_item(p.1) + 2).sum();
+                k + d >= psz / 4
+            };
+            groups.push(Group { range: i..j, off });
+            i = j;
+        }
+        let group_cost = |g: &Group| {
+            let k = leaf_item(pairs[g.range.start].0);
+            if g.off {
+                4 + k + BOVERFLOW_SIZE
+            } else {
+                k + pairs[g.range.clone()]
+                    .iter()
+                    .map(|p| 4 + leaf_item(p.1))
+                    .sum::<usize>()
+            }
+        };
+
+        // Leaves: ranges of groups.
         let mut levels: Vec<Vec<Node>> = Vec::new();
         let mut leaves: Vec<Node> = Vec::new();
         let mut start = 0;
         let mut used = PAGE_HEADER_SIZE;
-        for (i, (k, v)) in pairs.iter().enumerate() {
-            let cost = 4 + leaf_item(k) + leaf_item(v);
+        for (i, g) in groups.iter().enumerate() {
+            let cost = group_cost(g);
             if used + cost > psz && i > start {
                 leaves.push(Node {
                     low_key: Vec::new(),
@@ -588,11 +683,11 @@ impl Builder {
         }
         leaves.push(Node {
             low_key: Vec::new(),
-            range: start..pairs.len(),
+            range: start..groups.len(),
         });
         for i in 1..leaves.len() {
-            let left = &pairs[leaves[i - 1].range.end - 1].0;
-            let right = &pairs[leaves[i].range.start].0;
+            let left = &pairs[groups[leaves[i - 1].range.end - 1].range.start].0;
+            let right = &pairs[groups[leaves[i].range.start].range.start].0;
             leaves[i].low_key = separator(left, right);
         }
         levels.push(leaves);
@@ -655,20 +750,44 @@ impl Builder {
             let mut page = vec![0u8; psz];
             let mut hf = psz;
             let mut slot = 0;
-            for (k, v) in &pairs[leaf.range.clone()] {
-                for b in [k, v] {
-                    let size = leaf_item(b);
-                    hf -= size;
+            let put_item =
+                |page: &mut Vec<u8>, pages: &mut Vec<Vec<u8>>, hf: &mut usize, b: &[u8]| {
+                    *hf -= leaf_item(b);
+                    let at = *hf;
                     if b.len() > ovfl {
-                        let first = put_overflow(&mut pages, b, psz)?;
-                        write_boverflow(&mut page[hf..hf + BOVERFLOW_SIZE], first, b.len());
+                        let first = put_overflow(pages, b, psz)?;
+                        write_boverflow(&mut page[at..at + BOVERFLOW_SIZE], first, b.len());
                     } else {
-                        put_u16(&mut page, hf, b.len() as u16);
-                        page[hf + 2] = B_KEYDATA;
-                        page[hf + 3..hf + 3 + b.len()].copy_from_slice(b);
+                        put_u16(page, at, b.len() as u16);
+                        page[at + 2] = B_KEYDATA;
+                        page[at + 3..at + 3 + b.len()].copy_from_slice(b);
                     }
-                    put_u16(&mut page, PAGE_HEADER_SIZE + 2 * slot, hf as u16);
-                    slot += 1;
+                    Ok::<usize, Error>(at)
+                };
+            for g in &groups[leaf.range.clone()] {
+                let key = pairs[g.range.start].0;
+                let koff = put_item(&mut page, &mut pages, &mut hf, key)?;
+                if g.off {
+                    let values: Vec<&[u8]> = pairs[g.range.clone()].iter().map(|p| p.1).collect();
+                    let first = u32::try_from(pages.len()).map_err(|_| too_many(pages.len()))?;
+                    let (root, tree) = crate::dups::write_tree(&values, psz, first, ovfl);
+                    pages.extend(tree);
+                    hf -= BOVERFLOW_SIZE;
+                    let item = &mut page[hf..hf + BOVERFLOW_SIZE];
+                    write_boverflow(item, root, 0);
+                    item[2] = B_DUPLICATE;
+                    for (n, off) in [koff, hf].into_iter().enumerate() {
+                        put_u16(&mut page, PAGE_HEADER_SIZE + 2 * (slot + n), off as u16);
+                    }
+                    slot += 2;
+                    continue;
+                }
+                for (_, v) in &pairs[g.range.clone()] {
+                    let voff = put_item(&mut page, &mut pages, &mut hf, v)?;
+                    for (n, off) in [koff, voff].into_iter().enumerate() {
+                        put_u16(&mut page, PAGE_HEADER_SIZE + 2 * (slot + n), off as u16);
+                    }
+                    slot += 2;
                 }
             }
             write_header(&mut page, pgno, prev, nxt, slot as u16, hf, 1, P_LBTREE);
@@ -730,6 +849,9 @@ impl Builder {
         put_u32(meta, 20, ps);
         meta[25] = P_BTREEMETA;
         put_u32(meta, 32, last);
+        if self.duplicates {
+            put_u32(meta, 48, BTM_DUP);
+        }
         meta[52..72].copy_from_slice(&file_id());
         put_u32(meta, 76, MINKEY as u32);
         put_u32(meta, 84, 0x20);

@@ -48,7 +48,8 @@
 //! | 25 | 1 | `type` | 13 = hash (sorted), 2 = hash (unsorted, read only), 7 = overflow |
 //!
 //! **Hash page** (type 13): `entries` u16 slots at offset 26, slot `2j` the key and
-//! `2j + 1` the data of pair `j`, pairs sorted by key (unsigned bytes, shorter first).
+//! `2j + 1` the data of pair `j`, pairs sorted by key: unsigned bytes, and when one key is a prefix of the other the
+//! longer one first ([`page_order`]; btree puts the shorter first).
 //! Items lie back to back from the page end down; an item's length is
 //! `inp[i − 1] − inp[i]` (`pagesize − inp[0]` for slot 0). Items:
 //!
@@ -75,10 +76,13 @@
 //!
 //! # Writer layout
 //!
-//! [`Builder`] picks a power-of-two bucket count `N ≥ 2` for about 70 % page fill,
-//! puts bucket `b` on page `1 + b` (`spares[0..=log2 N] = 1`), writes every bucket page
-//! (also empty ones), chains extra pages after the bucket pages and moves big items to
-//! overflow pages. No free pages, no holes.
+//! [`Builder`] models libdb's table while makemap inserts the pairs in input order (see
+//! [`Builder`]): the bucket count, the masks, each bucket's chain and the pairs on each
+//! page are libdb's, so `db5.3_dump` and `makemap -u` list the pairs in makemap's order.
+//! Bucket `b` is on page `1 + b` for every bucket up to `high_mask` (`spares[k] = 1`;
+//! the pages of buckets not yet in use are zeros, the last one an empty hash page, as
+//! libdb leaves them); chain pages follow, then overflow pages and off-page duplicate
+//! trees ([`crate::dups`]). No free pages.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -107,6 +111,7 @@ const H_DUPLICATE: u8 = 2;
 const H_OFFPAGE: u8 = 3;
 const H_OFFDUP: u8 = 4;
 /// Meta flags (hash).
+const DB_HASH_DUP: u32 = 0x01;
 const DB_HASH_SUBDB: u32 = 0x02;
 /// Size of an `H_OFFPAGE` item.
 const HOFFPAGE_SIZE: usize = 12;
@@ -198,6 +203,8 @@ enum Item<'a> {
     Dups(&'a [u8]),
     /// `H_OFFPAGE`: first overflow page and total length.
     Off { pgno: u32, tlen: u32 },
+    /// `H_OFFDUP`: root page of a duplicate tree.
+    OffDup(u32),
 }
 
 impl Reader {
@@ -443,10 +450,14 @@ impl Reader {
                     tlen: o.u32(raw, 8),
                 })
             }
-            H_OFFDUP => Err(Error::Unsupported {
-                path: self.path.clone(),
-                what: format!("off-page duplicates (page {pgno})"),
-            }),
+            H_OFFDUP => {
+                if raw.len() < HOFFDUP_SIZE as usize {
+                    return Err(
+                        self.corrupt(pgno, format!("slot {i}: short off-page duplicate item"))
+                    );
+                }
+                Ok(Item::OffDup(o.u32(raw, 4)))
+            }
             t => Err(self.corrupt(pgno, format!("slot {i}: item type {t}"))),
         }
     }
@@ -506,7 +517,9 @@ impl Reader {
         match item {
             Item::Data(d) => Ok(d.to_vec()),
             Item::Off { pgno: first, tlen } => self.overflow(pgno, first, tlen),
-            Item::Dups(_) => Err(self.corrupt(pgno, "duplicate set where a key belongs")),
+            Item::Dups(_) | Item::OffDup(_) => {
+                Err(self.corrupt(pgno, "duplicate set where a key belongs"))
+            }
         }
     }
 
@@ -541,7 +554,9 @@ impl Reader {
                 }
                 Ok(self.overflow(pgno, first, tlen)? == key)
             }
-            Item::Dups(_) => Err(self.corrupt(pgno, "duplicate set where a key belongs")),
+            Item::Dups(_) | Item::OffDup(_) => {
+                Err(self.corrupt(pgno, "duplicate set where a key belongs"))
+            }
         }
     }
 
@@ -565,6 +580,9 @@ impl Reader {
                     let d = self.item(pgno, page, 2 * j + 1)?;
                     return match d {
                         Item::Dups(raw) => Ok(self.dups(pgno, raw)?.into_iter().next()),
+                        Item::OffDup(root) => {
+                            Ok(crate::dups::read_tree(self, root)?.into_iter().next())
+                        }
                         other => self.bytes_of(pgno, other).map(Some),
                     };
                 }
@@ -590,6 +608,27 @@ impl Reader {
             seen: vec![false; self.npages() as usize],
             done: false,
         }
+    }
+}
+
+impl crate::dups::PageSource for Reader {
+    fn page_bytes(&self, pgno: u32) -> Result<&[u8]> {
+        self.page(pgno)
+    }
+    fn byte_order(&self) -> crate::page::ByteOrder {
+        match self.order {
+            Order::Little => crate::page::ByteOrder::Little,
+            Order::Big => crate::page::ByteOrder::Big,
+        }
+    }
+    fn page_total(&self) -> u32 {
+        self.meta.last_pgno.saturating_add(1)
+    }
+    fn corrupt_at(&self, pgno: u32, what: String) -> Error {
+        self.corrupt(pgno, what)
+    }
+    fn overflow_item(&self, from: u32, first: u32, len: u32) -> Result<Vec<u8>> {
+        self.overflow(from, first, len)
     }
 }
 
@@ -647,17 +686,18 @@ impl Iter<'_> {
                 let d = r.item(pgno, page, self.slot + 1)?;
                 self.slot += 2;
                 let key = r.bytes_of(pgno, k)?;
-                match d {
-                    Item::Dups(raw) => {
-                        let mut v: Vec<_> = r
-                            .dups(pgno, raw)?
-                            .into_iter()
-                            .map(|d| (key.clone(), d))
-                            .collect();
+                let values = match d {
+                    Item::Dups(raw) => Some(r.dups(pgno, raw)?),
+                    Item::OffDup(root) => Some(crate::dups::read_tree(r, root)?),
+                    _ => None,
+                };
+                match (values, d) {
+                    (Some(values), _) => {
+                        let mut v: Vec<_> = values.into_iter().map(|d| (key.clone(), d)).collect();
                         v.reverse();
                         self.pending = v;
                     }
-                    other => return Ok(Some((key, r.bytes_of(pgno, other)?))),
+                    (None, other) => return Ok(Some((key, r.bytes_of(pgno, other)?))),
                 }
                 continue;
             }
@@ -707,12 +747,21 @@ impl Iterator for Iter<'_> {
 }
 
 /// Builds a hash database in memory and writes it in one go.
+///
+/// The layout is libdb's: the pairs are put into a model of libdb's hash table in
+/// insertion order — buckets split one at a time whenever an insert adds a page to a
+/// chain (fill factor 0, as makemap), a pair goes to the first page of its chain with
+/// room, duplicates grow in place, move along the chain or go off-page as `__ham_add_dup`
+/// does — so the buckets, their chains and the pairs on each page come out as makemap's,
+/// and `db5.3_dump` and `makemap -u` list the pairs in the same order. Page numbers are
+/// the writer's own (bucket `b` on page `1 + b`, then chain, overflow and duplicate
+/// pages), with no free pages and no holes.
 #[derive(Clone, Debug)]
 pub struct Builder {
     page_size: u32,
     nelem_hint: u32,
-    /// In insertion order, repeats included; `write_to` sorts them and keeps the last
-    /// value of a repeated key (cheaper than a hash-map lookup per insert).
+    duplicates: bool,
+    /// In insertion order, repeats included.
     pairs: crate::pairs::Pairs,
 }
 
@@ -722,25 +771,6 @@ impl Default for Builder {
     }
 }
 
-/// What goes on one page of the file being written.
-enum Plan {
-    /// Hash page: pairs (indexes into the sorted pair list), chain links.
-    Hash {
-        prev: u32,
-        next: u32,
-        pairs: Vec<usize>,
-    },
-    /// Overflow page: pair index, key (true) or data, byte range, chain links.
-    Overflow {
-        prev: u32,
-        next: u32,
-        pair: usize,
-        key: bool,
-        start: usize,
-        len: usize,
-    },
-}
-
 impl Builder {
     /// A builder with makemap's settings: 4096-byte pages, fill factor 0, `nelem` hint
     /// 4096 (stored as hint + key count, as `db5.3_dump` shows for makemap's files).
@@ -748,6 +778,7 @@ impl Builder {
         Builder {
             page_size: DEFAULT_PAGE_SIZE,
             nelem_hint: MAKEMAP_NELEM,
+            duplicates: false,
             pairs: Default::default(),
         }
     }
@@ -765,7 +796,15 @@ impl Builder {
         self
     }
 
-    /// Adds a pair; a later insert of the same key replaces the value.
+    /// Keep every value of a repeated key, in insertion order (`DB_DUP`, makemap `-d`);
+    /// the meta page gets the DUP flag.
+    pub fn duplicates(mut self, keep: bool) -> Builder {
+        self.duplicates = keep;
+        self
+    }
+
+    /// Adds a pair. A later insert of the same key replaces the value (the key keeps its
+    /// first place), or with [`Builder::duplicates`] adds another value.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) {
         self.pairs.push(key, value);
     }
@@ -790,10 +829,9 @@ impl Builder {
             });
         }
         let ps = ps as usize;
-        let big = ps / 4;
-        let room = ps - HDR;
-        let pairs = self.pairs.sorted_last_wins();
-        for (k, v) in &pairs {
+        let pairs = &self.pairs;
+        for i in 0..pairs.len() {
+            let (k, v) = pairs.get(i);
             for (what, len) in [("key", k.len()), ("value", v.len())] {
                 if u32::try_from(len).is_err() {
                     return Err(Error::TooLarge {
@@ -804,171 +842,716 @@ impl Builder {
                 }
             }
         }
-        let isize = |len: usize| if len > big { HOFFPAGE_SIZE } else { len + 1 };
-        let cost = |p: &(&[u8], &[u8])| 4 + isize(p.0.len()) + isize(p.1.len());
-        let total: u64 = pairs.iter().map(|p| cost(p) as u64).sum();
-        // About 70 % fill on average keeps chains rare.
-        let want = total.div_ceil(room as u64 * 7 / 10).max(2);
-        let nb = want.next_power_of_two();
-        if nb > 1 << 30 {
+        let mut sim = Sim::new(pairs, ps);
+        sim.run(self.duplicates)?;
+        let nelem = self.nelem_hint.wrapping_add(sim.keys as u32);
+        sim.write(out, nelem, self.duplicates)
+    }
+}
+
+/// The order of the pairs on a hash page (`__ham_getindex_sorted` without a user
+/// comparison): bytewise over the common length; when one key is a prefix of the other,
+/// the **longer** one first (`b.examplev` before `b.example`), unlike btree.
+pub fn page_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then(b.len().cmp(&a.len()))
+}
+
+/// No page.
+const NONE: u32 = u32::MAX;
+/// Size of an `H_OFFDUP` item.
+const HOFFDUP_SIZE: u32 = 8;
+
+/// What a pair's data slot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Data {
+    /// One value: `H_KEYDATA`, or `H_OFFPAGE` when it is big.
+    Single,
+    /// `H_DUPLICATE`: the values on the page.
+    OnPage,
+    /// `H_OFFDUP`: the values in a duplicate tree.
+    OffPage,
+}
+
+/// A pair on a page of the model: all a split needs, without going back to the pairs.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// [`page_order`] on the first key bytes after the prefix all keys share: 8 bytes,
+    /// big-endian, padded with 0xff (a shorter key sorts after a longer one it is a
+    /// prefix of); equal values need the whole keys compared.
+    skey: u64,
+    hash: u32,
+    /// Pair holding the key (its first insert).
+    key: u32,
+    /// Pair holding the (first) value.
+    val: u32,
+    /// Bytes the pair takes on the page, its two index slots included.
+    size: u32,
+    kind: Data,
+}
+
+/// One page of the model: its pairs (in no particular order until they are sorted), free
+/// bytes as libdb counts them (`P_FREESPACE`) and the next page of the chain.
+#[derive(Clone, Debug)]
+struct SimPage {
+    items: Vec<Slot>,
+    free: u32,
+    next: u32,
+}
+
+/// A model of libdb's hash table while makemap fills it.
+struct Sim<'a> {
+    pairs: &'a crate::pairs::Pairs,
+    ps: usize,
+    /// Items longer than this go to overflow pages (`ISBIG`).
+    big: u32,
+    /// Number of distinct keys.
+    keys: usize,
+    /// Values after the first of a key with duplicates (by the key's pair).
+    dups: HashMap<u32, Vec<u32>>,
+    pages: Vec<SimPage>,
+    /// Model pages no longer in use.
+    unused: Vec<u32>,
+    /// First page of each bucket.
+    heads: Vec<u32>,
+    /// Length of the prefix every key shares (skipped by `Slot::skey`).
+    common: usize,
+    max_bucket: u32,
+    high_mask: u32,
+    low_mask: u32,
+}
+
+impl<'a> Sim<'a> {
+    fn new(pairs: &'a crate::pairs::Pairs, ps: usize) -> Sim<'a> {
+        let mut sim = Sim {
+            pairs,
+            ps,
+            big: (ps / 4) as u32,
+            keys: 0,
+            dups: HashMap::new(),
+            pages: Vec::new(),
+            unused: Vec::new(),
+            heads: Vec::new(),
+            common: 0,
+            // A new file has two buckets.
+            max_bucket: 1,
+            high_mask: 1,
+            low_mask: 0,
+        };
+        for _ in 0..2 {
+            let p = sim.new_page();
+            sim.heads.push(p);
+        }
+        sim
+    }
+
+    fn new_page(&mut self) -> u32 {
+        let fresh = SimPage {
+            items: Vec::new(),
+            free: (self.ps - HDR) as u32,
+            next: NONE,
+        };
+        match self.unused.pop() {
+            Some(p) => {
+                self.pages[p as usize] = fresh;
+                p
+            }
+            None => {
+                self.pages.push(fresh);
+                (self.pages.len() - 1) as u32
+            }
+        }
+    }
+
+    /// A new page chained after `p` (the last page of its chain).
+    fn add_page_after(&mut self, p: u32) -> u32 {
+        let q = self.new_page();
+        self.pages[p as usize].next = q;
+        q
+    }
+
+    /// Bytes of an item of `len` bytes on a hash page.
+    fn item_size(&self, len: usize) -> u32 {
+        if len as u64 > u64::from(self.big) {
+            HOFFPAGE_SIZE as u32
+        } else {
+            len as u32 + 1
+        }
+    }
+
+    fn key_of(&self, s: &Slot) -> &'a [u8] {
+        self.pairs.key(s.key as usize)
+    }
+
+    fn value_of(&self, pair: u32) -> &'a [u8] {
+        self.pairs.get(pair as usize).1
+    }
+
+    /// Bytes of the data item of `s` on its page.
+    fn data_size(&self, s: &Slot) -> u32 {
+        s.size - 4 - self.item_size(self.key_of(s).len())
+    }
+
+    fn sort_key(&self, key: &[u8]) -> u64 {
+        let rest = &key[self.common.min(key.len())..];
+        let mut b = [0xffu8; 8];
+        let n = rest.len().min(8);
+        b[..n].copy_from_slice(&rest[..n]);
+        u64::from_be_bytes(b)
+    }
+
+    /// Sorts the pairs of one page into [`page_order`].
+    fn sort_page(&self, items: &mut [Slot]) {
+        items.sort_unstable_by(|a, b| {
+            a.skey
+                .cmp(&b.skey)
+                .then_with(|| page_order(self.key_of(a), self.key_of(b)))
+        });
+    }
+
+    fn bucket(&self, h: u32) -> u32 {
+        let b = h & self.high_mask;
+        if b > self.max_bucket {
+            b & self.low_mask
+        } else {
+            b
+        }
+    }
+
+    fn put_on(&mut self, p: u32, s: Slot) {
+        let page = &mut self.pages[p as usize];
+        debug_assert!(page.free >= s.size);
+        page.free -= s.size;
+        page.items.push(s);
+    }
+
+    /// Takes the pair at `pos` of page `p` off the page.
+    fn take(&mut self, p: u32, pos: usize) -> Slot {
+        let page = &mut self.pages[p as usize];
+        let s = page.items.swap_remove(pos);
+        page.free += s.size;
+        s
+    }
+
+    /// Every pair inserted in order, as makemap's `db->put` calls would.
+    fn run(&mut self, duplicates: bool) -> Result<()> {
+        let n = self.pairs.len();
+        if n > (u32::MAX - 1) as usize {
             return Err(Error::TooLarge {
                 what: "database",
-                size: total as usize,
-                maximum: 1 << 30,
+                size: n,
+                maximum: (u32::MAX - 1) as usize,
             });
         }
-        let nb = nb as u32;
-        let mask = nb - 1;
-        // Each key is hashed once: for its bucket here, and for the file id (meta_page).
-        let key_hashes: Vec<u32> = pairs.iter().map(|p| hash(p.0)).collect();
-        let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); nb as usize];
-        for (i, h) in key_hashes.iter().enumerate() {
-            buckets[(h & mask) as usize].push(i);
-        }
-        // Page 0 is the meta page, bucket b is page 1 + b.
-        let mut plan: Vec<Plan> = Vec::with_capacity(nb as usize + 1);
-        plan.push(Plan::Hash {
-            prev: 0,
-            next: 0,
-            pairs: Vec::new(),
-        });
-        for _ in 0..nb {
-            plan.push(Plan::Hash {
-                prev: 0,
-                next: 0,
-                pairs: Vec::new(),
+        if n > 0 {
+            let first = self.pairs.key(0);
+            self.common = (1..n).fold(first.len(), |c, i| {
+                let k = self.pairs.key(i);
+                first[..c].iter().zip(k).take_while(|(a, b)| a == b).count()
             });
         }
-        let mut offpage: HashMap<(usize, bool), u32> = HashMap::new();
-        for (b, members) in buckets.iter().enumerate() {
-            let mut cur = b + 1;
-            let mut free = room;
-            for &i in members {
-                let c = cost(&pairs[i]);
-                if c > free {
-                    let new = plan.len();
-                    plan.push(Plan::Hash {
-                        prev: cur as u32,
-                        next: 0,
-                        pairs: Vec::new(),
-                    });
-                    if let Plan::Hash { next, .. } = &mut plan[cur] {
-                        *next = new as u32;
-                    }
-                    cur = new;
-                    free = room;
+        let hashes: Vec<u32> = (0..n).map(|i| hash(self.pairs.key(i))).collect();
+        let first = self.first_inserts(&hashes);
+        for i in 0..n {
+            let (key, value) = self.pairs.get(i);
+            let h = hashes[i];
+            let need = self.item_size(key.len()) + self.item_size(value.len()) + 4;
+            // __ham_lookup: along the bucket's chain, note the first page with more room
+            // than the pair needs, and find the key if it is there.
+            let mut p = self.heads[self.bucket(h) as usize];
+            let mut room = NONE;
+            let earlier = first[i];
+            let found = loop {
+                let page = &self.pages[p as usize];
+                if room == NONE && need < page.free {
+                    room = p;
                 }
-                free -= c;
-                if let Plan::Hash { pairs: v, .. } = &mut plan[cur] {
-                    v.push(i);
+                if earlier != NONE
+                    && let Some(pos) = page.items.iter().position(|s| s.key == earlier)
+                {
+                    break Some((p, pos));
                 }
-                for key in [true, false] {
-                    let len = if key {
-                        pairs[i].0.len()
-                    } else {
-                        pairs[i].1.len()
+                if page.next == NONE {
+                    break None;
+                }
+                p = page.next;
+            };
+            match found {
+                None => {
+                    debug_assert_eq!(earlier, NONE);
+                    self.keys += 1;
+                    let s = Slot {
+                        skey: self.sort_key(key),
+                        hash: h,
+                        key: i as u32,
+                        val: i as u32,
+                        size: need,
+                        kind: Data::Single,
                     };
-                    if len <= big {
-                        continue;
-                    }
-                    offpage.insert((i, key), plan.len() as u32);
-                    let n = len.div_ceil(room);
-                    let first = plan.len();
-                    for j in 0..n {
-                        let pg = first + j;
-                        plan.push(Plan::Overflow {
-                            prev: if j == 0 { 0 } else { pg as u32 - 1 },
-                            next: if j + 1 == n { 0 } else { pg as u32 + 1 },
-                            pair: i,
-                            key,
-                            start: j * room,
-                            len: room.min(len - j * room),
-                        });
-                    }
+                    self.insert(s, if room == NONE { p } else { room });
                 }
-                if plan.len() > u32::MAX as usize {
-                    return Err(Error::TooLarge {
-                        what: "database",
-                        size: total as usize,
-                        maximum: u32::MAX as usize,
-                    });
+                Some((p, pos)) if duplicates => self.add_dup(p, pos, i as u32),
+                Some((p, pos)) => self.replace(p, pos, i as u32),
+            }
+        }
+        Ok(())
+    }
+
+    /// For each pair, the earlier pair with the same key that was inserted first, or
+    /// `NONE`. An open-addressing table of (hash, pair) probed by the key's hash: keys
+    /// are compared only when the whole 32-bit hashes match, and the slots of a batch of
+    /// keys are read together first so their cache misses overlap.
+    fn first_inserts(&self, hashes: &[u32]) -> Vec<u32> {
+        const BATCH: usize = 32;
+        let n = hashes.len();
+        let bits = (2 * n).max(16).next_power_of_two().trailing_zeros();
+        let mask = (1usize << bits) - 1;
+        let start = |h: u32| (h.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize & mask;
+        let mut table = vec![(0u32, NONE); 1usize << bits];
+        let mut first = vec![NONE; n];
+        for base in (0..n).step_by(BATCH) {
+            let end = (base + BATCH).min(n);
+            let mut touch = 0u32;
+            for &h in &hashes[base..end] {
+                touch ^= table[start(h)].0;
+            }
+            std::hint::black_box(touch);
+            for i in base..end {
+                let h = hashes[i];
+                let mut slot = start(h);
+                loop {
+                    let (th, j) = table[slot];
+                    if j == NONE {
+                        table[slot] = (h, i as u32);
+                        break;
+                    }
+                    if th == h && self.pairs.key(j as usize) == self.pairs.key(i) {
+                        first[i] = j;
+                        break;
+                    }
+                    slot = (slot + 1) & mask;
                 }
             }
         }
-        let last_pgno = (plan.len() - 1) as u32;
-        let count = pairs.len() as u32;
+        first
+    }
+
+    /// `__ham_add_el` for a new key on page `p` (the first with room, or the chain's last
+    /// page), then `__ham_expand_table` if a page had to be added.
+    fn insert(&mut self, s: Slot, mut p: u32) {
+        let page = &self.pages[p as usize];
+        let grow = page.free < s.size;
+        if grow {
+            p = self.add_page_after(p);
+        }
+        self.put_on(p, s);
+        if grow {
+            self.expand();
+        }
+    }
+
+    /// One more bucket: split bucket `new & low_mask` into itself and `new`.
+    fn expand(&mut self) {
+        let new = self.max_bucket + 1;
+        let old = new & self.low_mask;
+        if self.max_bucket == self.high_mask {
+            self.low_mask = self.high_mask;
+            self.high_mask = new | self.low_mask;
+        }
+        self.max_bucket = new;
+        let np = self.new_page();
+        self.heads.push(np);
+        // The old chain's pages, each read in slot (key) order; the pairs are appended to
+        // the last page of their new bucket, which gets a new page when full.
+        let head = self.heads[old as usize];
+        let mut chain = vec![head];
+        let mut p = self.pages[head as usize].next;
+        while p != NONE {
+            chain.push(p);
+            p = self.pages[p as usize].next;
+        }
+        let multi = chain.len() > 1;
+        let mut taken: Vec<Vec<Slot>> = Vec::with_capacity(chain.len());
+        for &p in &chain {
+            taken.push(std::mem::take(&mut self.pages[p as usize].items));
+        }
+        let hp = &mut self.pages[head as usize];
+        hp.free = (self.ps - HDR) as u32;
+        hp.next = NONE;
+        for &p in &chain[1..] {
+            self.unused.push(p);
+        }
+        let (mut to_old, mut to_new) = (head, np);
+        for mut items in taken {
+            // Within one page, the order only matters when a new bucket page can fill up,
+            // which needs more than one page of pairs.
+            if multi {
+                self.sort_page(&mut items);
+            }
+            for s in items {
+                let dest = if self.bucket(s.hash) == old {
+                    &mut to_old
+                } else {
+                    &mut to_new
+                };
+                let mut d = *dest;
+                if self.pages[d as usize].free < s.size {
+                    d = self.add_page_after(d);
+                    *dest = d;
+                }
+                self.put_on(d, s);
+            }
+        }
+    }
+
+    /// `__ham_overwrite` of a single value (`__ham_replpair`): in place when the new
+    /// value fits, else the pair is deleted and added again from its page on.
+    fn replace(&mut self, p: u32, pos: usize, pair: u32) {
+        let s = self.pages[p as usize].items[pos];
+        let old = self.value_of(s.val).len() as u64;
+        let new = self.value_of(pair).len() as u64;
+        let big = u64::from(self.big);
+        let free = u64::from(self.pages[p as usize].free);
+        if old > big || new > big || (new > old && new - old > free) {
+            let mut s = self.take(p, pos);
+            s.size = s.size - self.item_size(old as usize) + self.item_size(new as usize);
+            s.val = pair;
+            // __ham_add_el from the pair's page: the first page on with room, else a new
+            // page after the last one (and the table grows).
+            let mut q = p;
+            loop {
+                let page = &self.pages[q as usize];
+                if page.items.is_empty() || page.next == NONE || page.free >= s.size {
+                    break;
+                }
+                q = page.next;
+            }
+            self.insert(s, q);
+        } else {
+            let page = &mut self.pages[p as usize];
+            page.free = (u64::from(page.free) + old - new) as u32;
+            let s = &mut page.items[pos];
+            s.size = (u64::from(s.size) + new - old) as u32;
+            s.val = pair;
+        }
+    }
+
+    /// `__ham_add_dup` (with `__ham_check_move`) for value `pair` of the pair at `pos` of
+    /// page `p`.
+    fn add_dup(&mut self, mut p: u32, mut pos: usize, pair: u32) {
+        let vlen = self.value_of(pair).len() as u32;
+        let s = self.pages[p as usize].items[pos];
+        if s.kind == Data::OffPage {
+            self.push_dup(s.key, pair);
+            return;
+        }
+        let add = vlen.saturating_add(4);
+        let mut expand = false;
+        let big_single =
+            s.kind == Data::Single && self.value_of(s.val).len() as u64 > u64::from(self.big);
+        let ksize = self.item_size(self.key_of(&s).len());
+        if !big_single {
+            // __ham_check_move: will the grown item still fit where it is?
+            let old_len = self.data_size(&s);
+            let single_extra = if s.kind == Data::Single { 4 } else { 0 };
+            let new_len = (old_len - 1)
+                .saturating_add(add)
+                .saturating_add(single_extra);
+            let free = self.pages[p as usize].free;
+            let stays = if new_len > self.big {
+                old_len > HOFFDUP_SIZE || HOFFDUP_SIZE - old_len <= free
+            } else {
+                new_len - old_len <= free
+            };
+            if !stays {
+                let moved = if new_len > self.big {
+                    HOFFDUP_SIZE
+                } else {
+                    new_len + 1
+                };
+                let need = moved + ksize;
+                let mut q = p;
+                let target = loop {
+                    let next = self.pages[q as usize].next;
+                    if next == NONE {
+                        break self.add_page_after(q);
+                    }
+                    q = next;
+                    if self.pages[q as usize].free >= need {
+                        break q;
+                    }
+                };
+                let s = self.take(p, pos);
+                self.put_on(target, s);
+                p = target;
+                pos = self.pages[p as usize].items.len() - 1;
+                // A moved pair makes the table grow, wherever it went.
+                expand = true;
+            }
+        }
+        let s = self.pages[p as usize].items[pos];
+        let dsize = self.data_size(&s);
+        // A single value becomes a duplicate set: its own length fields count too.
+        let single_extra = if s.kind == Data::Single { 4 } else { 0 };
+        let add = add.saturating_add(single_extra);
+        let new_size = (dsize - 1).saturating_add(add);
+        let page = &mut self.pages[p as usize];
+        let slot = &mut page.items[pos];
+        if big_single || new_size > self.big || add > page.free {
+            // __ham_dup_convert: the values go to a duplicate tree.
+            page.free = page.free + dsize - HOFFDUP_SIZE;
+            slot.size = slot.size - dsize + HOFFDUP_SIZE;
+            slot.kind = Data::OffPage;
+        } else {
+            let grow = new_size + 1 - dsize;
+            page.free -= grow;
+            slot.size += grow;
+            slot.kind = Data::OnPage;
+        }
+        self.push_dup(s.key, pair);
+        if expand {
+            self.expand();
+        }
+    }
+
+    fn push_dup(&mut self, key: u32, pair: u32) {
+        self.dups.entry(key).or_default().push(pair);
+    }
+
+    /// The values of the pair in `s`, in order.
+    fn values(&self, s: &Slot) -> Vec<&'a [u8]> {
+        let mut v = vec![self.value_of(s.val)];
+        if let Some(more) = self.dups.get(&s.key) {
+            v.extend(more.iter().map(|&p| self.value_of(p)));
+        }
+        v
+    }
+
+    /// Writes the modelled table: meta page, bucket pages, chain pages, then overflow
+    /// and duplicate-tree pages.
+    fn write<W: std::io::Write>(mut self, out: &mut W, nelem: u32, duplicates: bool) -> Result<()> {
+        let ps = self.ps;
+        let room = ps - HDR;
+        let big = self.big as usize;
+        let nb = self.max_bucket as usize + 1;
+        // Pages for every bucket of the current doubling: libdb's verifier wants the
+        // pages of the buckets not yet in use (max_bucket < b <= high_mask) empty.
+        let reserved = self.high_mask as usize + 1;
+        let too_big = |n: u64| Error::TooLarge {
+            what: "database",
+            size: usize::try_from(n).unwrap_or(usize::MAX),
+            maximum: u32::MAX as usize,
+        };
+        // File order of the model pages, and their page numbers and back links.
+        let mut order: Vec<u32> = Vec::with_capacity(self.pages.len());
+        let mut pgno = vec![0u32; self.pages.len()];
+        let mut prev = vec![0u32; self.pages.len()];
+        for (b, &h) in self.heads.iter().enumerate() {
+            pgno[h as usize] = 1 + b as u32;
+            order.push(h);
+        }
+        let mut next_pg: u64 = 1 + reserved as u64;
+        for &h in &self.heads {
+            let (mut last, mut p) = (h, self.pages[h as usize].next);
+            while p != NONE {
+                pgno[p as usize] = u32::try_from(next_pg).map_err(|_| too_big(next_pg))?;
+                prev[p as usize] = pgno[last as usize];
+                next_pg += 1;
+                order.push(p);
+                last = p;
+                p = self.pages[p as usize].next;
+            }
+        }
+        // Pairs sorted on each page; overflow and duplicate pages numbered after.
+        enum Extra {
+            Over { pair: u32, key: bool, first: u32 },
+            Tree { slot: Slot, first: u32 },
+        }
+        let mut extras: Vec<Extra> = Vec::new();
+        let mut off_key: HashMap<u32, u32> = HashMap::new();
+        let mut off_data: HashMap<u32, u32> = HashMap::new();
+        let mut tree_root: HashMap<u32, u32> = HashMap::new();
+        let ovfl = crate::btree::overflow_size(ps as u32);
+        let pairs = self.pairs;
+        for &p in &order {
+            let mut items = std::mem::take(&mut self.pages[p as usize].items);
+            self.sort_page(&mut items);
+            for s in &items {
+                let klen = self.key_of(s).len();
+                let at = u32::try_from(next_pg).map_err(|_| too_big(next_pg))?;
+                if klen > big {
+                    off_key.insert(s.key, at);
+                    extras.push(Extra::Over {
+                        pair: s.key,
+                        key: true,
+                        first: at,
+                    });
+                    next_pg += klen.div_ceil(room) as u64;
+                }
+                let at = u32::try_from(next_pg).map_err(|_| too_big(next_pg))?;
+                match s.kind {
+                    Data::Single => {
+                        let vlen = self.value_of(s.val).len();
+                        if vlen > big {
+                            off_data.insert(s.key, at);
+                            extras.push(Extra::Over {
+                                pair: s.val,
+                                key: false,
+                                first: at,
+                            });
+                            next_pg += vlen.div_ceil(room) as u64;
+                        }
+                    }
+                    Data::OnPage => {}
+                    Data::OffPage => {
+                        let values = self.values(s);
+                        let n = crate::dups::tree_pages(&values, ps, ovfl);
+                        tree_root.insert(s.key, crate::dups::tree_root(&values, ps, at, ovfl));
+                        extras.push(Extra::Tree {
+                            slot: *s,
+                            first: at,
+                        });
+                        next_pg += n as u64;
+                    }
+                }
+            }
+            self.pages[p as usize].items = items;
+        }
+        let last_pgno = u32::try_from(next_pg - 1).map_err(|_| too_big(next_pg))?;
         let io = |source| Error::Io {
             path: PathBuf::new(),
             source,
         };
+        let masks = (self.max_bucket, self.high_mask, self.low_mask);
         out.write_all(&meta_page(
-            ps,
-            last_pgno,
-            nb,
-            self.nelem_hint.wrapping_add(count),
-            &pairs,
-            &key_hashes,
+            ps, last_pgno, masks, nelem, duplicates, self.keys,
         ))
         .map_err(io)?;
         let mut buf = vec![0u8; ps];
-        for (pgno, p) in plan.iter().enumerate().skip(1) {
-            buf.fill(0);
-            let pgno = pgno as u32;
-            match p {
-                Plan::Hash {
-                    prev,
-                    next,
-                    pairs: members,
-                } => {
-                    // Members were added in `pairs` order, which is key order already.
-                    debug_assert!(members.is_sorted());
-                    let mut top = ps;
-                    let mut slot = HDR;
-                    for &i in members {
-                        for key in [true, false] {
-                            let bytes = if key { &pairs[i].0 } else { &pairs[i].1 };
-                            if bytes.len() > big {
-                                top -= HOFFPAGE_SIZE;
-                                buf[top] = H_OFFPAGE;
-                                put32(&mut buf, top + 4, offpage[&(i, key)]);
-                                put32(&mut buf, top + 8, bytes.len() as u32);
-                            } else {
-                                top -= bytes.len() + 1;
-                                buf[top] = H_KEYDATA;
-                                buf[top + 1..top + 1 + bytes.len()].copy_from_slice(bytes);
-                            }
-                            put16(&mut buf, slot, top as u16);
-                            slot += 2;
+        // The unused buckets' pages: never written by libdb (zeros) but for the last one.
+        let write_unused = |out: &mut W, buf: &mut Vec<u8>| -> Result<()> {
+            for b in nb..reserved {
+                buf.fill(0);
+                if b + 1 == reserved {
+                    header(buf, 1 + b as u32, 0, 0, 0, ps as u16, P_HASH);
+                }
+                out.write_all(buf).map_err(io)?;
+            }
+            Ok(())
+        };
+        for (n, &p) in order.iter().enumerate() {
+            if n == nb {
+                write_unused(out, &mut buf)?;
+            }
+            let page = &self.pages[p as usize];
+            // The pairs of a page lie anywhere in memory: read a byte of each first, so
+            // that their cache misses overlap instead of stalling the copies one by one.
+            let mut touch = 0u8;
+            for s in &page.items {
+                let (k, v) = pairs.get(s.val as usize);
+                touch ^= k.first().copied().unwrap_or(0) ^ v.first().copied().unwrap_or(0);
+            }
+            std::hint::black_box(touch);
+            let mut top = ps;
+            let mut slot = HDR;
+            for s in &page.items {
+                let key = self.key_of(s);
+                if let Some(&first) = off_key.get(&s.key) {
+                    top -= HOFFPAGE_SIZE;
+                    buf[top] = H_OFFPAGE;
+                    buf[top + 1..top + 4].fill(0);
+                    put32(&mut buf, top + 4, first);
+                    put32(&mut buf, top + 8, key.len() as u32);
+                } else {
+                    top -= key.len() + 1;
+                    buf[top] = H_KEYDATA;
+                    buf[top + 1..top + 1 + key.len()].copy_from_slice(key);
+                }
+                put16(&mut buf, slot, top as u16);
+                slot += 2;
+                match s.kind {
+                    Data::Single => {
+                        let v = self.value_of(s.val);
+                        if let Some(&first) = off_data.get(&s.key) {
+                            top -= HOFFPAGE_SIZE;
+                            buf[top] = H_OFFPAGE;
+                            buf[top + 1..top + 4].fill(0);
+                            put32(&mut buf, top + 4, first);
+                            put32(&mut buf, top + 8, v.len() as u32);
+                        } else {
+                            top -= v.len() + 1;
+                            buf[top] = H_KEYDATA;
+                            buf[top + 1..top + 1 + v.len()].copy_from_slice(v);
                         }
                     }
-                    header(
-                        &mut buf,
-                        pgno,
-                        *prev,
-                        *next,
-                        (2 * members.len()) as u16,
-                        top as u16,
-                        P_HASH,
-                    );
+                    Data::OnPage => {
+                        let dsize = self.data_size(s) as usize;
+                        top -= dsize;
+                        buf[top] = H_DUPLICATE;
+                        let mut at = top + 1;
+                        for v in self.values(s) {
+                            put16(&mut buf, at, v.len() as u16);
+                            buf[at + 2..at + 2 + v.len()].copy_from_slice(v);
+                            put16(&mut buf, at + 2 + v.len(), v.len() as u16);
+                            at += v.len() + 4;
+                        }
+                        debug_assert_eq!(at, top + dsize);
+                    }
+                    Data::OffPage => {
+                        top -= HOFFDUP_SIZE as usize;
+                        buf[top] = H_OFFDUP;
+                        buf[top + 1..top + 4].fill(0);
+                        put32(&mut buf, top + 4, tree_root[&s.key]);
+                    }
                 }
-                Plan::Overflow {
-                    prev,
-                    next,
-                    pair,
-                    key,
-                    start,
-                    len,
-                } => {
-                    let bytes = if *key {
-                        &pairs[*pair].0
-                    } else {
-                        &pairs[*pair].1
-                    };
-                    buf[HDR..HDR + len].copy_from_slice(&bytes[*start..start + len]);
-                    header(&mut buf, pgno, *prev, *next, 1, *len as u16, P_OVERFLOW);
+                put16(&mut buf, slot, top as u16);
+                slot += 2;
+            }
+            debug_assert_eq!(top - slot, page.free as usize);
+            // Between the index and the items: zeros.
+            buf[slot..top].fill(0);
+            let next = if page.next == NONE {
+                0
+            } else {
+                pgno[page.next as usize]
+            };
+            header(
+                &mut buf,
+                pgno[p as usize],
+                prev[p as usize],
+                next,
+                ((slot - HDR) / 2) as u16,
+                top as u16,
+                P_HASH,
+            );
+            out.write_all(&buf).map_err(io)?;
+        }
+        if order.len() == nb {
+            write_unused(out, &mut buf)?;
+        }
+        for x in extras {
+            match x {
+                Extra::Over { pair, key, first } => {
+                    let (k, v) = pairs.get(pair as usize);
+                    let bytes = if key { k } else { v };
+                    let n = bytes.len().div_ceil(room);
+                    for (j, chunk) in bytes.chunks(room).enumerate() {
+                        buf.fill(0);
+                        let pg = first + j as u32;
+                        let pv = if j == 0 { 0 } else { pg - 1 };
+                        let nx = if j + 1 == n { 0 } else { pg + 1 };
+                        buf[HDR..HDR + chunk.len()].copy_from_slice(chunk);
+                        header(&mut buf, pg, pv, nx, 1, chunk.len() as u16, P_OVERFLOW);
+                        out.write_all(&buf).map_err(io)?;
+                    }
+                }
+                Extra::Tree { slot, first } => {
+                    let (_, pages) = crate::dups::write_tree(&self.values(&slot), ps, first, ovfl);
+                    for pg in pages {
+                        out.write_all(&pg).map_err(io)?;
+                    }
                 }
             }
-            out.write_all(&buf).map_err(io)?;
         }
         Ok(())
     }
@@ -995,15 +1578,14 @@ fn header(buf: &mut [u8], pgno: u32, prev: u32, next: u32, entries: u16, hf: u16
     buf[25] = ptype;
 }
 
-/// The meta page for `nb` buckets on pages 1 … nb.
-/// `key_hashes[i]` is `hash(pairs[i].0)`.
+/// The meta page: buckets 0 … `max_bucket` on pages 1 … `max_bucket + 1`.
 fn meta_page(
     ps: usize,
     last_pgno: u32,
-    nb: u32,
+    (max_bucket, high_mask, low_mask): (u32, u32, u32),
     nelem: u32,
-    pairs: &[(&[u8], &[u8])],
-    key_hashes: &[u32],
+    duplicates: bool,
+    keys: usize,
 ) -> Vec<u8> {
     let mut m = vec![0u8; ps];
     put32(&mut m, 4, 1);
@@ -1012,23 +1594,21 @@ fn meta_page(
     put32(&mut m, 20, ps as u32);
     m[25] = P_HASHMETA;
     put32(&mut m, 32, last_pgno);
-    // File id: a digest of the contents, so equal inputs give equal files.
-    let mut d1: u32 = hash(b"cfmap");
-    let mut d2: u32 = 0x9e37_79b9;
-    for ((k, v), &hk) in pairs.iter().zip(key_hashes) {
-        d1 = d1.wrapping_mul(16_777_619) ^ hk;
-        d2 = d2.rotate_left(5) ^ hash(v) ^ k.len() as u32;
+    if duplicates {
+        put32(&mut m, 48, DB_HASH_DUP);
     }
-    put32(&mut m, 52, d1);
-    put32(&mut m, 56, d2);
+    // File id: libdb's is inode, device, random bits, serial, 0; nothing checks it.
+    // Derived from the shape so equal inputs give equal files.
+    put32(&mut m, 52, hash(&last_pgno.to_le_bytes()));
+    put32(&mut m, 56, keys as u32);
     put32(&mut m, 60, last_pgno ^ 0x6366_6d70);
-    put32(&mut m, 64, nb);
-    put32(&mut m, 72, nb - 1);
-    put32(&mut m, 76, nb - 1);
-    put32(&mut m, 80, (nb - 1) >> 1);
+    put32(&mut m, 64, max_bucket);
+    put32(&mut m, 72, max_bucket);
+    put32(&mut m, 76, high_mask);
+    put32(&mut m, 80, low_mask);
     put32(&mut m, 88, nelem);
     put32(&mut m, 92, hash(CHARKEY));
-    for k in 0..=ceil_log2(nb) as usize {
+    for k in 0..=ceil_log2(max_bucket + 1) as usize {
         put32(&mut m, 96 + 4 * k, 1);
     }
     m

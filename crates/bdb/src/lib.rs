@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod btree;
+mod dups;
 pub mod error;
 pub mod hash;
 pub mod page;

@@ -20,6 +20,22 @@ impl Pairs {
         self.items.is_empty()
     }
 
+    /// Number of pairs inserted, repeats included.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Pair `i` in insertion order.
+    pub(crate) fn get(&self, i: usize) -> (&[u8], &[u8]) {
+        self.pair(&self.items[i])
+    }
+
+    /// Key of pair `i` in insertion order.
+    pub(crate) fn key(&self, i: usize) -> &[u8] {
+        let (at, k, _) = self.items[i];
+        &self.data[at..at + k]
+    }
+
     fn pair(&self, &(at, k, v): &(usize, usize, usize)) -> (&[u8], &[u8]) {
         (&self.data[at..at + k], &self.data[at + k..at + k + v])
     }
@@ -35,6 +51,21 @@ impl Pairs {
     /// The pairs sorted by key (byte-wise, libdb's default), keeping only the value
     /// inserted last for a repeated key.
     pub(crate) fn sorted_last_wins(&self) -> Vec<(&[u8], &[u8])> {
+        let mut pairs = self.sorted_all();
+        // Equal keys are in insertion order, so the last of a run is the latest.
+        pairs.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
+            }
+            same
+        });
+        pairs
+    }
+
+    /// Every pair sorted by key (byte-wise); pairs with equal keys stay in insertion
+    /// order (the order of unsorted duplicates).
+    pub(crate) fn sorted_all(&self) -> Vec<(&[u8], &[u8])> {
         let key = |i: usize| {
             let (at, k, _) = self.items[i];
             &self.data[at..at + k]
@@ -67,20 +98,10 @@ impl Pairs {
                 .then_with(|| key(a.1)[common..].cmp(&key(b.1)[common..]))
                 .then(a.1.cmp(&b.1))
         });
-        let mut pairs: Vec<(&[u8], &[u8])> = order
+        order
             .iter()
             .map(|&(_, i)| self.pair(&self.items[i]))
-            .collect();
-        drop(order);
-        // Equal keys are in insertion order, so the last of a run is the latest.
-        pairs.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                kept.1 = later.1;
-            }
-            same
-        });
-        pairs
+            .collect()
     }
 }
 
