@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cfmap_sdbm::{Sdbm, StoreMode};
+use cfmap_sdbm::Sdbm;
 
 use super::{Builder, Map, MapError, Records, commit};
 
@@ -69,11 +69,12 @@ impl Map for DbmMap {
     }
 }
 
-/// Collects the pairs, then writes a new pair of files and swaps them in.
+/// Collects the pairs, then lays out the whole database at once ([`cfmap_sdbm::Builder`],
+/// the same bytes as storing them one by one) and swaps the new pair of files in.
 pub(super) struct DbmBuilder {
     dir: PathBuf,
     pag: PathBuf,
-    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    pairs: cfmap_sdbm::Builder,
 }
 
 impl DbmBuilder {
@@ -81,40 +82,26 @@ impl DbmBuilder {
         DbmBuilder {
             dir,
             pag,
-            pairs: Vec::new(),
+            pairs: cfmap_sdbm::Builder::new(),
         }
     }
 }
 
 impl Builder for DbmBuilder {
     fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
-        let size = key.len() + value.len();
-        if size > cfmap_sdbm::PAIRMAX {
-            return Err(sdbm_error(
-                &self.pag,
-                cfmap_sdbm::Error::PairTooLarge {
-                    size,
-                    maximum: cfmap_sdbm::PAIRMAX,
-                },
-            ));
-        }
-        self.pairs.push((key.to_vec(), value.to_vec()));
-        Ok(())
+        // A pair over the limit is refused here and left out, as a store refuses it.
+        self.pairs
+            .push(key, value)
+            .map_err(|e| sdbm_error(&self.pag, e))
     }
 
     fn commit(self: Box<Self>) -> Result<(), MapError> {
         let DbmBuilder { dir, pag, pairs } = *self;
         commit::replace_pair(&dir, &pag, NEW_MODE, |dtmp, ptmp| {
-            // Built in memory and written once: a file database writes every page
-            // through as it changes, a system call or two per store. The commit
-            // fsyncs both temporaries.
-            let mut db =
-                Sdbm::from_bytes(Vec::new(), Vec::new()).map_err(|e| sdbm_error(ptmp, e))?;
-            for (k, v) in &pairs {
-                db.store(k, v, StoreMode::Replace)
-                    .map_err(|e| sdbm_error(ptmp, e))?;
-            }
-            db.write_files(dtmp, ptmp).map_err(|e| sdbm_error(ptmp, e))
+            // Built in memory and written once; the commit fsyncs both temporaries.
+            pairs
+                .write_files(dtmp, ptmp)
+                .map_err(|e| sdbm_error(ptmp, e))
         })
     }
 }
