@@ -362,6 +362,19 @@ impl Sdbm {
         Sdbm::from_files(dir_file, dir, pag_file, pag, true)
     }
 
+    /// Opens a database on files the caller has opened already (both readable, and
+    /// writable when `writable`), for example a `.pag` it holds the lock on; `dir` and
+    /// `pag` are their paths, for messages. The whole `.dir` is read now.
+    pub fn from_open_files(
+        dir_file: File,
+        dir: &Path,
+        pag_file: File,
+        pag: &Path,
+        writable: bool,
+    ) -> Result<Sdbm, Error> {
+        Sdbm::from_files(dir_file, dir, pag_file, pag, writable)
+    }
+
     fn from_files(
         dir_file: File,
         dir: &Path,
