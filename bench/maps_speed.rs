@@ -16,7 +16,8 @@
 //!   is no batch lookup command). Each script times its own loop. Found counts must all
 //!   be exactly half.
 //!
-//! `MAPS_SPEED_PAIRS=N` changes the number of pairs (and lookups). Run without `--bench`
+//! `MAPS_SPEED_PAIRS=N` changes the number of pairs (and lookups);
+//! `MAPS_SPEED_TYPES=dbm,cdb` runs only the listed map types. Run without `--bench`
 //! (as `cargo test --all-targets` does) it does a smoke run on 10,000 pairs. A missing
 //! tool shows as n/a; a wrong count fails the run.
 
@@ -420,9 +421,21 @@ fn main() {
         None => println!("  {what}: could not count"),
     };
 
+    let types: Vec<MapType> = match std::env::var("MAPS_SPEED_TYPES") {
+        Ok(s) => s
+            .split(',')
+            .map(|t| {
+                t.trim()
+                    .parse()
+                    .expect("MAPS_SPEED_TYPES: btree, hash, dbm, cdb")
+            })
+            .collect(),
+        Err(_) => vec![MapType::Btree, MapType::Hash, MapType::Dbm, MapType::Cdb],
+    };
+
     let mut builds = Vec::new();
     let mut lookups = Vec::new();
-    for ty in [MapType::Btree, MapType::Hash, MapType::Dbm, MapType::Cdb] {
+    for ty in types {
         eprintln!("  {ty}: builds");
         let cname = dir.join(format!("cfmap-{ty}"));
         let cfiles = ty.files(&cname);

@@ -1,20 +1,47 @@
 //! The `dbm` map type over `cfmap-sdbm` (`NAME.dir` + `NAME.pag`, Perl's SDBM_File).
 //!
 //! Locking (formats.md §1.13, [`commit`] module docs): every lookup and every scan holds
-//! a shared `flock` on `NAME.pag` ([`commit::lock_pag`], which also checks that the
-//! locked file is still the one named `NAME.pag`) and opens the pair afresh under it,
-//! since sdbm reads `.dir` whole at open and a writer may have replaced or changed the
-//! files since. The builder commits through [`commit::replace_pair`] (exclusive lock,
-//! `.dir` renamed before `.pag`).
+//! a shared `flock` on `NAME.pag`. sdbm reads `.dir` whole when it opens a pair, so a
+//! map keeps the pair open between lookups and checks under the lock, before each one,
+//! that it is still current:
+//!
+//! - `NAME.pag` must still name the file it has open and locked (same device and inode).
+//!   A replacement ([`commit::replace_pair`]) renames a new `.pag` over the old one while
+//!   holding the old one's exclusive lock; a lookup that finds another file under the
+//!   name drops everything and opens the new pair, so a replaced map is seen at once.
+//! - `NAME.pag` must have the same size, modification and change times (nanoseconds) as
+//!   when `.dir` was read. Every store writes a page (a split writes pages and `.dir`),
+//!   so a writer that updates the pair in place (a Perl filter, `Sdbm::open`
+//!   read-write), under the exclusive lock, changes them; `.dir` is then read again. A
+//!   store within the file system's timestamp granularity of the read could leave the
+//!   times equal, so when they were less than [`SETTLED`] old at the read, `.dir` is read
+//!   again at every lookup until they have settled.
+//! - Pages are read from `.pag` at every lookup, under the lock, so in-place changes to
+//!   them are always seen.
+//!
+//! That is four system calls per lookup (lock, `stat`, one page read, unlock) where a
+//! fresh open took about ten and read the whole `.dir`.
+//!
+//! A scan ([`Map::iter`]) opens the pair afresh under the lock. The builder commits
+//! through [`commit::replace_pair`] (exclusive lock, `.dir` renamed before `.pag`).
 
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
-use cfmap_sdbm::{Sdbm, StoreMode};
+use cfmap_sdbm::Sdbm;
 
 use super::{Builder, Map, MapError, Records, commit};
 
 /// Mode of new `.dir`/`.pag` files before the umask, as Perl's `tie … 0666`.
 const NEW_MODE: u32 = 0o666;
+
+/// How old `.pag`'s times must be when `.dir` is read for unchanged times to prove an
+/// unchanged pair: far more than the coarsest timestamp tick (a jiffy, 10 ms at most).
+const SETTLED: Duration = Duration::from_millis(100);
 
 fn sdbm_error(path: &Path, source: cfmap_sdbm::Error) -> MapError {
     match source {
@@ -26,37 +53,176 @@ fn sdbm_error(path: &Path, source: cfmap_sdbm::Error) -> MapError {
     }
 }
 
+/// What identifies one state of `.pag`: the file, its size and its times.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &Metadata) -> Stamp {
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    /// Whether both times were at least [`SETTLED`] before `now`.
+    fn settled(&self, now: SystemTime) -> bool {
+        let Ok(now) = now.duration_since(SystemTime::UNIX_EPOCH) else {
+            return false;
+        };
+        let newest = self.mtime.max(self.ctime);
+        let Ok(secs) = u64::try_from(newest.0) else {
+            return true; // before 1970
+        };
+        let newest = Duration::new(secs, newest.1.clamp(0, 999_999_999) as u32);
+        newest + SETTLED <= now
+    }
+}
+
+/// The pair as last opened, with the `.pag` descriptor the lock is taken on.
+struct OpenPair {
+    db: Sdbm,
+    /// `NAME.pag`, open; the lookups' shared lock is taken on it.
+    pag: File,
+    /// `.pag` when `.dir` was read.
+    stamp: Stamp,
+    /// Whether an equal [`Stamp`] proves the pair unchanged (see [`SETTLED`]).
+    settled: bool,
+}
+
+/// A shared `flock` held on an open `.pag`, released when dropped.
+struct Shared<'a>(&'a File);
+
+impl<'a> Shared<'a> {
+    #[allow(clippy::incompatible_msrv)] // File::lock_shared: Rust 1.89
+    fn take(file: &'a File, path: &Path) -> Result<Shared<'a>, MapError> {
+        file.lock_shared().map_err(|e| MapError::io(path, e))?;
+        Ok(Shared(file))
+    }
+}
+
+impl Drop for Shared<'_> {
+    #[allow(clippy::incompatible_msrv)] // File::unlock: Rust 1.89
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 pub(super) struct DbmMap {
     dir: PathBuf,
     pag: PathBuf,
+    open: Mutex<Option<OpenPair>>,
 }
 
 impl DbmMap {
-    /// Check that the pair opens; lookups reopen it under the lock.
+    /// Opens the pair (under the shared lock); lookups keep it open and revalidate it.
     pub(super) fn open(dir: &Path, pag: &Path) -> Result<DbmMap, MapError> {
         let map = DbmMap {
             dir: dir.to_path_buf(),
             pag: pag.to_path_buf(),
+            open: Mutex::new(None),
         };
-        map.with_db(|_| Ok(()))?;
+        {
+            let mut open = map.open.lock().unwrap_or_else(|e| e.into_inner());
+            map.current(&mut open, |_| Ok(()))?;
+        }
         Ok(map)
     }
 
-    fn with_db<T>(&self, f: impl FnOnce(&Sdbm) -> Result<T, MapError>) -> Result<T, MapError> {
-        let _lock = commit::lock_pag(&self.pag, false)?;
-        let db = Sdbm::open(&self.dir, &self.pag, false).map_err(|e| sdbm_error(&self.pag, e))?;
-        f(&db)
+    /// Runs `f` on the current pair, with the shared lock held: the cached one when it
+    /// is still current, else the pair read again.
+    fn current<T>(
+        &self,
+        open: &mut Option<OpenPair>,
+        f: impl FnOnce(&Sdbm) -> Result<T, MapError>,
+    ) -> Result<T, MapError> {
+        loop {
+            let Some(pair) = open.as_mut() else {
+                *open = Some(self.open_locked()?);
+                continue;
+            };
+            let lock = Shared::take(&pair.pag, &self.pag)?;
+            let now = std::fs::metadata(&self.pag).map_err(|e| MapError::io(&self.pag, e))?;
+            let stamp = Stamp::of(&now);
+            if (stamp.dev, stamp.ino) != (pair.stamp.dev, pair.stamp.ino) {
+                // Replaced: open the new pair.
+                drop(lock);
+                *open = None;
+                continue;
+            }
+            if !(pair.settled && stamp == pair.stamp) {
+                // Changed in place, or too recent to tell: read `.dir` again, under the
+                // lock already held on this `.pag`.
+                let pag = pair
+                    .pag
+                    .try_clone()
+                    .map_err(|e| MapError::io(&self.pag, e))?;
+                pair.db = self.read_pair(pag)?;
+                pair.settled = stamp.settled(SystemTime::now());
+                pair.stamp = stamp;
+            }
+            return f(&pair.db);
+        }
+    }
+
+    /// Opens `NAME.pag`, takes the shared lock and checks that the locked file is still
+    /// the one named `NAME.pag` (retrying if a writer renamed another over it), then
+    /// reads the pair.
+    fn open_locked(&self) -> Result<OpenPair, MapError> {
+        loop {
+            let pag = File::open(&self.pag).map_err(|e| MapError::io(&self.pag, e))?;
+            let lock = Shared::take(&pag, &self.pag)?;
+            let held = Stamp::of(&pag.metadata().map_err(|e| MapError::io(&self.pag, e))?);
+            match std::fs::metadata(&self.pag) {
+                Ok(now) if (now.dev(), now.ino()) == (held.dev, held.ino) => {}
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(MapError::io(&self.pag, e)),
+            }
+            let clone = pag.try_clone().map_err(|e| MapError::io(&self.pag, e))?;
+            let db = self.read_pair(clone)?;
+            let settled = held.settled(SystemTime::now());
+            drop(lock);
+            return Ok(OpenPair {
+                db,
+                pag,
+                stamp: held,
+                settled,
+            });
+        }
+    }
+
+    /// Reads `.dir` and sets up the pair on `pag` (whose lock the caller holds).
+    fn read_pair(&self, pag: File) -> Result<Sdbm, MapError> {
+        let dir = File::open(&self.dir).map_err(|e| MapError::io(&self.dir, e))?;
+        Sdbm::from_open_files(dir, &self.dir, pag, &self.pag, false)
+            .map_err(|e| sdbm_error(&self.pag, e))
     }
 }
 
 impl Map for DbmMap {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
-        self.with_db(|db| db.fetch(key).map_err(|e| sdbm_error(&self.pag, e)))
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        self.current(&mut open, |db| {
+            db.fetch(key).map_err(|e| sdbm_error(&self.pag, e))
+        })
     }
 
     fn iter(&self) -> Records<'_> {
-        // One consistent scan under the lock; the pairs are then handed out.
-        let all = self.with_db(|db| {
+        // One consistent scan under the lock, on the pair opened afresh; the pairs are
+        // then handed out.
+        let all = commit::lock_pag(&self.pag, false).and_then(|_lock| {
+            let db =
+                Sdbm::open(&self.dir, &self.pag, false).map_err(|e| sdbm_error(&self.pag, e))?;
             Ok(db
                 .iter()
                 .map(|r| r.map_err(|e| sdbm_error(&self.pag, e)))
@@ -69,11 +235,12 @@ impl Map for DbmMap {
     }
 }
 
-/// Collects the pairs, then writes a new pair of files and swaps them in.
+/// Collects the pairs, then lays out the whole database at once ([`cfmap_sdbm::Builder`],
+/// the same bytes as storing them one by one) and swaps the new pair of files in.
 pub(super) struct DbmBuilder {
     dir: PathBuf,
     pag: PathBuf,
-    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    pairs: cfmap_sdbm::Builder,
 }
 
 impl DbmBuilder {
@@ -81,40 +248,174 @@ impl DbmBuilder {
         DbmBuilder {
             dir,
             pag,
-            pairs: Vec::new(),
+            pairs: cfmap_sdbm::Builder::new(),
         }
     }
 }
 
 impl Builder for DbmBuilder {
     fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
-        let size = key.len() + value.len();
-        if size > cfmap_sdbm::PAIRMAX {
-            return Err(sdbm_error(
-                &self.pag,
-                cfmap_sdbm::Error::PairTooLarge {
-                    size,
-                    maximum: cfmap_sdbm::PAIRMAX,
-                },
-            ));
-        }
-        self.pairs.push((key.to_vec(), value.to_vec()));
-        Ok(())
+        // A pair over the limit is refused here and left out, as a store refuses it.
+        self.pairs
+            .push(key, value)
+            .map_err(|e| sdbm_error(&self.pag, e))
     }
 
     fn commit(self: Box<Self>) -> Result<(), MapError> {
         let DbmBuilder { dir, pag, pairs } = *self;
         commit::replace_pair(&dir, &pag, NEW_MODE, |dtmp, ptmp| {
-            // Built in memory and written once: a file database writes every page
-            // through as it changes, a system call or two per store. The commit
-            // fsyncs both temporaries.
-            let mut db =
-                Sdbm::from_bytes(Vec::new(), Vec::new()).map_err(|e| sdbm_error(ptmp, e))?;
-            for (k, v) in &pairs {
-                db.store(k, v, StoreMode::Replace)
-                    .map_err(|e| sdbm_error(ptmp, e))?;
-            }
-            db.write_files(dtmp, ptmp).map_err(|e| sdbm_error(ptmp, e))
+            // Built in memory and written once; the commit fsyncs both temporaries.
+            pairs
+                .write_files(dtmp, ptmp)
+                .map_err(|e| sdbm_error(ptmp, e))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maps::{MapType, builder, open};
+    use cfmap_sdbm::StoreMode;
+
+    fn build(name: &Path, pairs: &[(&str, &str)]) {
+        let mut b = builder(MapType::Dbm, name).unwrap();
+        for (k, v) in pairs {
+            b.insert(k.as_bytes(), v.as_bytes()).unwrap();
+        }
+        b.commit().unwrap();
+    }
+
+    fn get(m: &dyn Map, key: &str) -> Option<String> {
+        m.get(key.as_bytes())
+            .unwrap()
+            .map(|v| String::from_utf8(v).unwrap())
+    }
+
+    /// Writes into the pair in place, as a Perl filter would: exclusive lock, open
+    /// read-write, store.
+    fn store_in_place(name: &Path, pairs: impl IntoIterator<Item = (String, String)>) {
+        let files = MapType::Dbm.files(name);
+        let _lock = cfmap_sdbm::lock_exclusive(&files[1]).unwrap();
+        let mut db = Sdbm::open(&files[0], &files[1], true).unwrap();
+        for (k, v) in pairs {
+            db.store(k.as_bytes(), v.as_bytes(), StoreMode::Replace)
+                .unwrap();
+        }
+        db.sync().unwrap();
+    }
+
+    #[test]
+    fn a_replaced_map_is_seen_by_the_next_lookup() {
+        let d = tempfile::tempdir().unwrap();
+        let name = d.path().join("m");
+        build(&name, &[("k", "v1"), ("old", "x")]);
+        let m = open(MapType::Dbm, &name).unwrap();
+        assert_eq!(get(&*m, "k").as_deref(), Some("v1"));
+        for round in 2..5 {
+            let v = format!("v{round}");
+            build(&name, &[("k", &v), ("new", "y")]);
+            assert_eq!(get(&*m, "k"), Some(v));
+            assert_eq!(get(&*m, "old"), None);
+            assert_eq!(get(&*m, "new").as_deref(), Some("y"));
+        }
+        // Removed: an error naming the file; back again: found.
+        let files = MapType::Dbm.files(&name);
+        std::fs::remove_file(&files[1]).unwrap();
+        let e = m.get(b"k").unwrap_err();
+        assert!(e.is_not_found(), "{e}");
+        build(&name, &[("k", "back")]);
+        assert_eq!(get(&*m, "k").as_deref(), Some("back"));
+    }
+
+    #[test]
+    fn in_place_changes_are_seen_right_away_and_after_settling() {
+        let d = tempfile::tempdir().unwrap();
+        let name = d.path().join("m");
+        build(&name, &[("k", "v1")]);
+        let m = open(MapType::Dbm, &name).unwrap();
+        assert_eq!(get(&*m, "k").as_deref(), Some("v1"));
+        // Right after the build: pages are read at every lookup, `.dir` too while the
+        // pair is this fresh.
+        store_in_place(&name, (0..3000).map(|i| (format!("a{i}"), format!("{i}"))));
+        assert_eq!(get(&*m, "a2999").as_deref(), Some("2999"));
+        // Once the pair has settled and the map trusts its copy, a change that splits
+        // pages (rewrites `.dir` in place) is still seen.
+        std::thread::sleep(SETTLED + Duration::from_millis(50));
+        assert_eq!(get(&*m, "a0").as_deref(), Some("0"));
+        let dir = &MapType::Dbm.files(&name)[0];
+        let before = std::fs::read(dir).unwrap();
+        store_in_place(&name, (0..6000).map(|i| (format!("b{i}"), format!("{i}"))));
+        assert!(
+            std::fs::read(dir).unwrap() != before,
+            "the test needs splits"
+        );
+        for i in (0..6000).step_by(7) {
+            assert_eq!(get(&*m, &format!("b{i}")), Some(format!("{i}")), "b{i}");
+        }
+        assert_eq!(get(&*m, "k").as_deref(), Some("v1"));
+        assert_eq!(m.iter().count(), 1 + 3000 + 6000);
+    }
+
+    #[test]
+    fn a_lookup_waits_for_a_writer_holding_the_lock() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let d = tempfile::tempdir().unwrap();
+        let name = d.path().join("m");
+        build(&name, &[("k", "v1")]);
+        let files = MapType::Dbm.files(&name);
+        let m = DbmMap::open(&files[0], &files[1]).unwrap();
+        assert_eq!(get(&m, "k").as_deref(), Some("v1"));
+        let writer = cfmap_sdbm::lock_exclusive(&files[1]).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let t = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let v = get(&m, "k");
+                done.store(true, Ordering::SeqCst);
+                v
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!done.load(Ordering::SeqCst), "lookup did not wait");
+        {
+            let mut db = Sdbm::open(&files[0], &files[1], true).unwrap();
+            db.store(b"k", b"v2", StoreMode::Replace).unwrap();
+        }
+        drop(writer);
+        assert_eq!(t.join().unwrap().as_deref(), Some("v2"));
+    }
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+
+    fn at(t: SystemTime) -> Stamp {
+        let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        let ts = (d.as_secs() as i64, i64::from(d.subsec_nanos()));
+        Stamp {
+            dev: 1,
+            ino: 2,
+            size: 0,
+            mtime: ts,
+            ctime: ts,
+        }
+    }
+
+    #[test]
+    fn settled_needs_both_times_old_enough() {
+        let now = SystemTime::now();
+        assert!(!at(now).settled(now));
+        assert!(!at(now - SETTLED / 2).settled(now));
+        assert!(at(now - SETTLED).settled(now));
+        assert!(at(now - Duration::from_secs(3600)).settled(now));
+        // In the future (clock stepped back): not trusted.
+        assert!(!at(now + Duration::from_secs(5)).settled(now));
+        // A recent change time alone is enough to distrust it.
+        let mut s = at(now - Duration::from_secs(3600));
+        s.ctime = at(now).ctime;
+        assert!(!s.settled(now));
     }
 }

@@ -56,6 +56,9 @@ use std::path::Path;
 /// Size of the header: 256 table entries of 8 bytes.
 pub const HEADER_SIZE: u32 = 2048;
 
+/// Most bytes of hash tables [`Builder::write_to`] holds before writing them out.
+pub const TABLE_CHUNK: usize = 1 << 20;
+
 /// The largest file the 32-bit offsets can describe.
 pub const MAX_FILE_SIZE: u64 = u32::MAX as u64;
 
@@ -442,7 +445,9 @@ impl Builder {
         u64::from(HEADER_SIZE) + self.records.len() as u64 + 16 * self.entries.len() as u64
     }
 
-    /// Write the whole database to `w`.
+    /// Write the whole database to `w`: the header, the records as inserted, then the 256
+    /// hash tables, which go out through one reused buffer of at most [`TABLE_CHUNK`]
+    /// bytes rather than being built whole first.
     pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> Result<(), Error> {
         let mut counts = [0u32; 256];
         for &(h, _) in &self.entries {
@@ -454,6 +459,21 @@ impl Builder {
         for t in 0..256 {
             start[t + 1] = start[t] + counts[t] as usize;
         }
+
+        let mut header = [0u8; HEADER_SIZE as usize];
+        let mut pos = u64::from(HEADER_SIZE) + self.records.len() as u64;
+        for t in 0..256 {
+            let len = 2 * counts[t];
+            header[8 * t..8 * t + 4].copy_from_slice(&(pos as u32).to_le_bytes());
+            header[8 * t + 4..8 * t + 8].copy_from_slice(&len.to_le_bytes());
+            pos += 8 * u64::from(len);
+        }
+        w.write_all(&header)?;
+        w.write_all(&self.records)?;
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+
         let mut fill = start;
         let mut by_table = vec![(0u32, 0u32); self.entries.len()];
         for &(h, p) in &self.entries {
@@ -461,39 +481,36 @@ impl Builder {
             by_table[fill[t]] = (h, p);
             fill[t] += 1;
         }
-
-        let mut header = Vec::with_capacity(HEADER_SIZE as usize);
-        let mut pos = u64::from(HEADER_SIZE) + self.records.len() as u64;
-        let mut tables = Vec::with_capacity(16 * self.entries.len());
+        let mut out: Vec<u8> = Vec::with_capacity(TABLE_CHUNK.min(16 * self.entries.len()));
         let mut slots: Vec<(u32, u32)> = Vec::new();
         for t in 0..256 {
-            let len = 2 * counts[t];
-            header.extend_from_slice(&(pos as u32).to_le_bytes());
-            header.extend_from_slice(&len.to_le_bytes());
+            let len = 2 * counts[t] as usize;
             if len == 0 {
                 continue;
             }
             slots.clear();
-            slots.resize(len as usize, (0, 0));
+            slots.resize(len, (0, 0));
             for &(h, p) in &by_table[start[t]..start[t + 1]] {
-                let mut i = ((h >> 8) % len) as usize;
+                let mut i = (h >> 8) as usize % len;
                 while slots[i].1 != 0 {
                     i += 1;
-                    if i == len as usize {
+                    if i == len {
                         i = 0;
                     }
                 }
                 slots[i] = (h, p);
             }
-            for &(h, p) in &slots {
-                tables.extend_from_slice(&h.to_le_bytes());
-                tables.extend_from_slice(&p.to_le_bytes());
+            if out.len() + 8 * len > TABLE_CHUNK && !out.is_empty() {
+                w.write_all(&out)?;
+                out.clear();
             }
-            pos += 8 * u64::from(len);
+            out.reserve(8 * len);
+            for &(h, p) in &slots {
+                out.extend_from_slice(&h.to_le_bytes());
+                out.extend_from_slice(&p.to_le_bytes());
+            }
         }
-        w.write_all(&header)?;
-        w.write_all(&self.records)?;
-        w.write_all(&tables)?;
+        w.write_all(&out)?;
         Ok(())
     }
 

@@ -55,6 +55,11 @@
 //! the same sequence of stores and deletes gives the same bytes as Perl (see
 //! `tests/golden.rs` and `tests/oracle_perl.rs`).
 //!
+//! A whole database made of distinct keys does not need the stores and splits:
+//! [`Builder`] lays every page out once from the pairs and their order, with the same
+//! bytes as the stores (its module docs say why), and falls back to the stores when a
+//! key repeats or sdbm's split limit is reached.
+//!
 //! Iteration ([`Sdbm::iter`]) reads pages 0, 1, 2, … to the end of `.pag` and takes the
 //! pairs of each page in slot order: the same order as Perl's `each`/`keys`.
 //!
@@ -105,6 +110,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bulk;
 mod error;
 mod page;
 
@@ -113,6 +119,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+pub use bulk::Builder;
 pub use error::Error;
 use page::Page;
 
@@ -355,6 +362,19 @@ impl Sdbm {
         Sdbm::from_files(dir_file, dir, pag_file, pag, true)
     }
 
+    /// Opens a database on files the caller has opened already (both readable, and
+    /// writable when `writable`), for example a `.pag` it holds the lock on; `dir` and
+    /// `pag` are their paths, for messages. The whole `.dir` is read now.
+    pub fn from_open_files(
+        dir_file: File,
+        dir: &Path,
+        pag_file: File,
+        pag: &Path,
+        writable: bool,
+    ) -> Result<Sdbm, Error> {
+        Sdbm::from_files(dir_file, dir, pag_file, pag, writable)
+    }
+
     fn from_files(
         dir_file: File,
         dir: &Path,
@@ -494,8 +514,23 @@ impl Sdbm {
             move |source| Error::Io { path, source }
         };
         let pag_file = open_with(&options, pag)?;
+        // Runs of consecutive pages go out in one write each, at most `RUN` bytes.
+        const RUN: usize = 1 << 20;
+        let mut run: Vec<u8> = Vec::with_capacity(RUN);
+        let mut run_start = 0u64;
         for (&i, block) in pages {
-            write_all_at(&pag_file, &block[..], i * PBLKSIZ as u64).map_err(io_err(pag))?;
+            let offset = i * PBLKSIZ as u64;
+            if !run.is_empty() && (run_start + run.len() as u64 != offset || run.len() >= RUN) {
+                write_all_at(&pag_file, &run, run_start).map_err(io_err(pag))?;
+                run.clear();
+            }
+            if run.is_empty() {
+                run_start = offset;
+            }
+            run.extend_from_slice(&block[..]);
+        }
+        if !run.is_empty() {
+            write_all_at(&pag_file, &run, run_start).map_err(io_err(pag))?;
         }
         pag_file.set_len(self.pag.len).map_err(io_err(pag))?;
         let dir_file = open_with(&options, dir)?;
