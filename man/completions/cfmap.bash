@@ -58,7 +58,7 @@ _cfmap() {
             return 0
             ;;
         cfmap__subcmd__check)
-            opts="-C -d -h -V --root --map --format --help --version"
+            opts="-C -d -h -V --root --map --passwd --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -77,6 +77,10 @@ _cfmap() {
                     return 0
                     ;;
                 --map)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passwd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -218,7 +222,7 @@ _cfmap() {
             return 0
             ;;
         cfmap__subcmd__test)
-            opts="-C -d -e -h -V --root --map --help --version"
+            opts="-C -d -e -h -V --root --map --passwd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,6 +245,10 @@ _cfmap() {
                     return 0
                     ;;
                 --map)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passwd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

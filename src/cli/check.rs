@@ -39,6 +39,9 @@ pub struct CheckArgs {
     /// Let map NAME answer from FILE (`key value` lines).
     #[arg(long = "map", value_name = "NAME=FILE")]
     pub maps: Vec<String>,
+    /// The passwd file `user` maps read (default /etc/passwd, below --root if given).
+    #[arg(long, value_name = "FILE")]
+    pub passwd: Option<PathBuf>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -152,10 +155,11 @@ pub fn run(a: CheckArgs) -> i32 {
                 _ => {}
             }
         }
-        let loaded = match super::test::load(&a.config, &define, a.root.as_deref(), &maps) {
+        let mut loaded = match super::test::load(&a.config, &define, a.root.as_deref(), &maps) {
             Ok(l) => l,
             Err(code) => return code,
         };
+        loaded.passwd = a.passwd.clone();
         let (maps, _) = super::test::build_maps(&loaded);
         let mut session = Session::new(&loaded.ir, maps, &loaded.opts);
         session.take_output();

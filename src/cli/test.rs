@@ -39,6 +39,9 @@ pub struct TestArgs {
     /// network service (ldap, dns, socket, program…).
     #[arg(long = "map", value_name = "NAME=FILE")]
     pub maps: Vec<String>,
+    /// The passwd file `user` maps read (default /etc/passwd, below --root if given).
+    #[arg(long, value_name = "FILE")]
+    pub passwd: Option<PathBuf>,
 }
 
 const TEST_AFTER_HELP: &str = "\
@@ -165,6 +168,7 @@ pub(crate) struct Loaded {
     pub config: PathBuf,
     pub root: Option<PathBuf>,
     pub overrides: Vec<(Vec<u8>, PathBuf)>,
+    pub passwd: Option<PathBuf>,
 }
 
 /// Read and compile `config` with `-d` definitions, reading F-line class files.
@@ -321,14 +325,16 @@ pub(crate) fn load(
         config: config.to_path_buf(),
         root: root.map(Path::to_path_buf),
         overrides,
+        passwd: None,
     })
 }
 
 pub fn run(a: TestArgs) -> i32 {
-    let loaded = match load(&a.config, &a.define, a.root.as_deref(), &a.maps) {
+    let mut loaded = match load(&a.config, &a.define, a.root.as_deref(), &a.maps) {
         Ok(l) => l,
         Err(code) => return code,
     };
+    loaded.passwd = a.passwd.clone();
     let (maps, pre) = build_maps(&loaded);
     let mut session = Session::new(&loaded.ir, maps, &loaded.opts);
     let pre = &pre;
@@ -381,7 +387,7 @@ pub(crate) fn build_maps(loaded: &Loaded) -> (Box<dyn crate::maps::lookup::Maps 
         base_dir: PathBuf::new(),
         root: loaded.root.clone(),
         overrides: loaded.overrides.clone(),
-        passwd: None,
+        passwd: loaded.passwd.clone(),
         uid: None,
     };
     let set = crate::maps::classes::MapSet::new(&loaded.ir, &opts);

@@ -120,7 +120,7 @@ pub struct Session<'a> {
     pub(crate) out: Vec<u8>,
     pub(crate) blank_sub: u8,
     /// Ruleset names by number (sendmail's RuleSetNames).
-    names: Vec<Option<Vec<u8>>>,
+    names: Vec<std::rc::Rc<[u8]>>,
     /// `/tryflags`: header (else envelope) and sender (else recipient) addresses.
     pub(crate) try_header: bool,
     pub(crate) try_sender: bool,
@@ -341,15 +341,17 @@ impl<'a> Session<'a> {
         if let Ok(id) = long(&mut macros, "addr_type") {
             macros.define(id, b"e r".to_vec(), None);
         }
-        let mut names = vec![None; crate::ir::MAXRWSETS as usize];
+        let mut names: Vec<std::rc::Rc<[u8]>> = (0..crate::ir::MAXRWSETS)
+            .map(|n| std::rc::Rc::from(n.to_string().into_bytes()))
+            .collect();
         for (name, &n) in &ir.ruleset_names {
             if let Some(slot) = names.get_mut(n as usize) {
-                *slot = Some(name.clone());
+                *slot = std::rc::Rc::from(name.as_slice());
             }
         }
         for (n, rs) in &ir.rulesets {
             if let (Some(name), Some(slot)) = (&rs.name, names.get_mut(*n as usize)) {
-                *slot = Some(name.clone());
+                *slot = std::rc::Rc::from(name.as_slice());
             }
         }
         Session {
@@ -396,10 +398,10 @@ impl<'a> Session<'a> {
     }
 
     /// The ruleset's name, or its number (sendmail's `RuleSetNames`).
-    pub(crate) fn ruleset_label(&self, rs: u16) -> Vec<u8> {
-        match self.names.get(rs as usize).and_then(Option::as_ref) {
+    pub(crate) fn ruleset_label(&self, rs: u16) -> std::rc::Rc<[u8]> {
+        match self.names.get(rs as usize) {
             Some(n) => n.clone(),
-            None => rs.to_string().into_bytes(),
+            None => std::rc::Rc::from(rs.to_string().into_bytes()),
         }
     }
 
