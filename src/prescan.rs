@@ -181,10 +181,10 @@ impl Mode {
     }
 }
 
-/// What one scan produced.
-#[derive(Debug, Clone, Default)]
-pub struct Scan {
-    pub tokens: Vec<Token>,
+/// What one scan produced, with tokens of type `T` ([`Token`] for [`prescan`]).
+#[derive(Debug, Clone)]
+pub struct ScanOf<T> {
+    pub tokens: Vec<T>,
     /// Problems in the order met, with the input offset where each was noticed.
     pub problems: Vec<(Problem, usize)>,
     /// Where scanning stopped (the delimiter's offset, or the input length).
@@ -193,14 +193,47 @@ pub struct Scan {
     pub failed: bool,
 }
 
+impl<T> Default for ScanOf<T> {
+    fn default() -> Self {
+        ScanOf {
+            tokens: Vec::new(),
+            problems: Vec::new(),
+            consumed: 0,
+            failed: false,
+        }
+    }
+}
+
+/// A scan into [`Token`]s.
+pub type Scan = ScanOf<Token>;
+
 /// Split `input` into tokens.
 pub fn prescan(input: &[u8], tables: &Tables, mode: Mode) -> Scan {
-    let mut scan = Scan {
+    prescan_with(input, tables, mode, |bytes, start, end| Token {
+        bytes: bytes.to_vec(),
+        start,
+        end,
+    })
+}
+
+/// Split `input` into tokens made by `make(bytes, start, end)`: callers that keep tokens
+/// in another form build them once, from the scanner's own buffer.
+#[allow(unused_assignments)] // the token macros set state that a later byte may not read
+pub fn prescan_with<T>(
+    input: &[u8],
+    tables: &Tables,
+    mode: Mode,
+    mut make: impl FnMut(&[u8], usize, usize) -> T,
+) -> ScanOf<T> {
+    let mut scan: ScanOf<T> = ScanOf {
         tokens: Vec::with_capacity(input.len() / 2 + 1),
-        ..Scan::default()
+        ..ScanOf::default()
     };
     let mut state = Class::Atm;
-    let mut cur: Option<Token> = None;
+    // The token being read: its bytes, whether one is open, and its input range.
+    let mut cur: Vec<u8> = Vec::with_capacity(64);
+    let mut cur_open = false;
+    let (mut cur_start, mut cur_end) = (0usize, 0usize);
     let mut total_bytes = 0usize;
     let mut comment_depth = 0usize;
     let mut angle_depth = 0usize;
@@ -212,35 +245,36 @@ pub fn prescan(input: &[u8], tables: &Tables, mode: Mode) -> Scan {
 
     macro_rules! finish_token {
         () => {
-            if let Some(t) = cur.take() {
-                if !t.bytes.is_empty() {
+            if cur_open {
+                cur_open = false;
+                if !cur.is_empty() {
                     if scan.tokens.len() >= MAXATOM {
-                        scan.problems.push((Problem::TooManyTokens, t.start));
+                        scan.problems.push((Problem::TooManyTokens, cur_start));
                         scan.failed = true;
                         return scan;
                     }
-                    total_bytes += t.bytes.len() + 1;
+                    total_bytes += cur.len() + 1;
                     if total_bytes > mode.bufsize.saturating_sub(5) {
-                        scan.problems.push((Problem::AddressTooLong, t.start));
+                        scan.problems.push((Problem::AddressTooLong, cur_start));
                         scan.failed = true;
                         return scan;
                     }
-                    scan.tokens.push(t);
+                    scan.tokens.push(make(&cur, cur_start, cur_end));
                 }
+                cur.clear();
             }
         };
     }
     macro_rules! push_byte {
         ($b:expr, $at:expr, $end:expr) => {{
-            let t = cur.get_or_insert_with(|| Token {
-                bytes: Vec::with_capacity(8),
-                start: $at,
-                end: $at,
-            });
-            t.bytes.push($b);
-            t.end = $end;
-            if t.bytes.len() > MAXNAME {
-                scan.problems.push((Problem::TokenTooLong, t.start));
+            if !cur_open {
+                cur_open = true;
+                cur_start = $at;
+            }
+            cur.push($b);
+            cur_end = $end;
+            if cur.len() > MAXNAME {
+                scan.problems.push((Problem::TokenTooLong, cur_start));
                 scan.failed = true;
                 return scan;
             }

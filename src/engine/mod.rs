@@ -23,7 +23,7 @@ pub mod testmode;
 use crate::cf::MacroName;
 use crate::ir::{Ir, MacroTable};
 use crate::maps::lookup::{MapEnv, Maps};
-use crate::prescan::Scan;
+use crate::prescan::ScanOf;
 
 pub use classes::ClassTable;
 pub use rewrite::{Token, Workspace};
@@ -41,10 +41,15 @@ pub(crate) struct Compiled {
 /// One of 64 bits for a token, ASCII case folded: a workspace's tokens OR-ed together
 /// tell at once that a literal is missing.
 pub(crate) fn token_bit(t: &[u8]) -> u64 {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in t {
-        h = (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
-    }
+    // First byte, last byte and length: cheap, and enough to tell literals apart.
+    let (Some(&a), Some(&z)) = (t.first(), t.last()) else {
+        return 1;
+    };
+    let h = u32::from(a.to_ascii_lowercase())
+        .wrapping_mul(31)
+        .wrapping_add(u32::from(z.to_ascii_lowercase()))
+        .wrapping_mul(17)
+        .wrapping_add(t.len() as u32);
     1u64 << (h % 64)
 }
 
@@ -422,14 +427,24 @@ impl<'a> Session<'a> {
     pub(crate) fn xputs(&mut self, bytes: &[u8]) {
         if bytes.iter().all(|&b| (0x20..0x7F).contains(&b)) {
             self.out.extend_from_slice(bytes);
-        } else {
-            let s = crate::ir::emit::xputs(bytes, &self.macros);
-            self.out.extend_from_slice(s.as_bytes());
+            return;
         }
+        // The common metacharacter tokens ($# $@ $: $> …) without a detour.
+        if let [m] = bytes
+            && (0x80..=0x9F).contains(m)
+            && let Some(l) = crate::meta::meta_letter(*m)
+            && !matches!(*m, crate::meta::MACROEXPAND | crate::meta::MACRODEXPAND)
+        {
+            self.out.push(b'$');
+            self.out.push(l);
+            return;
+        }
+        let s = crate::ir::emit::xputs(bytes, &self.macros);
+        self.out.extend_from_slice(s.as_bytes());
     }
 
     /// Print prescan's messages for a scan of `input` (`<input>... <problem>`).
-    pub(crate) fn report_scan(&mut self, input: &[u8], scan: &Scan) {
+    pub(crate) fn report_scan<T>(&mut self, input: &[u8], scan: &ScanOf<T>) {
         if scan.problems.is_empty() {
             return;
         }

@@ -173,17 +173,14 @@ impl Session<'_> {
             delimiter: None,
             bufsize: PSBUFSIZE,
         };
-        let scan = prescan::prescan(addr, &self.ir.tables, mode);
+        let scan = prescan::prescan_with(addr, &self.ir.tables, mode, |b, _, _| {
+            crate::engine::Token::from(b)
+        });
         self.report_scan(addr, &scan);
         if scan.failed || scan.tokens.is_empty() {
             return None;
         }
-        Some(
-            scan.tokens
-                .into_iter()
-                .map(|t| crate::engine::Token::from(t.bytes))
-                .collect(),
-        )
+        Some(scan.tokens)
     }
 
     fn set_addr_type(&mut self) {
@@ -356,13 +353,11 @@ impl Session<'_> {
                 delimiter: None,
                 bufsize: PSBUFSIZE,
             };
-            let scan = prescan::prescan(&user, &self.ir.tables, mode);
+            let scan = prescan::prescan_with(&user, &self.ir.tables, mode, |b, _, _| {
+                crate::engine::Token::from(b)
+            });
             if !scan.failed && !scan.tokens.is_empty() {
-                let mut qws: Workspace = scan
-                    .tokens
-                    .into_iter()
-                    .map(|t| crate::engine::Token::from(t.bytes))
-                    .collect();
+                let mut qws: Workspace = scan.tokens;
                 self.rewrite(&mut qws, rs, 0, PSBUFSIZE);
             }
         }

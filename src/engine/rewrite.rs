@@ -48,6 +48,8 @@ impl Session<'_> {
         let mut loopcount = 0usize;
         let mut bindings: Vec<Binding> = Vec::with_capacity(9);
         let mut sig = crate::engine::signature(ws);
+        // The next workspace is built here and swapped in, so its buffer is reused.
+        let mut spare: Workspace = Vec::with_capacity(ws.len() + 8);
         while idx < rules.len() {
             if ws
                 .first()
@@ -99,12 +101,13 @@ impl Session<'_> {
                 &bindings,
                 reclevel,
                 maxatom,
+                &mut spare,
             ) {
-                Ok((new, status)) => {
+                Ok(status) => {
                     if rstat == ex::OK || status == ex::TEMPFAIL {
                         rstat = status;
                     }
-                    *ws = new;
+                    std::mem::swap(ws, &mut spare);
                     sig = crate::engine::signature(ws);
                 }
                 Err(Abort(status)) => return status,
@@ -115,6 +118,7 @@ impl Session<'_> {
         rstat
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build_rhs(
         &mut self,
         name: &[u8],
@@ -123,8 +127,9 @@ impl Session<'_> {
         bindings: &[Binding],
         reclevel: usize,
         maxatom: usize,
-    ) -> Result<(Workspace, i32), Abort> {
-        let mut nv: Workspace = Vec::with_capacity(template.len() + ws.len());
+        nv: &mut Workspace,
+    ) -> Result<i32, Abort> {
+        nv.clear();
         // 1. substitution
         for b in template {
             if b.len() == 2 && b[0] == meta::MATCHREPL {
@@ -314,11 +319,11 @@ impl Session<'_> {
             }
         }
         // 3. subroutine calls, right to left
-        let status = self.call_subroutines(&mut nv, reclevel);
+        let status = self.call_subroutines(nv, reclevel);
         if rstat == ex::OK || status == ex::TEMPFAIL {
             rstat = status;
         }
-        Ok((nv, rstat))
+        Ok(rstat)
     }
 
     fn too_long(&mut self) -> Abort {
@@ -381,8 +386,11 @@ impl Session<'_> {
         let mut j = 0usize;
         while j < nv.len() {
             if nv[j].len() == 1 && nv[j][0] == meta::CALLSUBR && j + 1 < nv.len() {
-                let target = strip_quotes(&nv[j + 1]);
-                nv[j + 1] = Token::from(target.as_slice());
+                if nv[j + 1].iter().any(|&b| b == b'"' || b == b'\\') {
+                    let stripped = strip_quotes(&nv[j + 1]);
+                    nv[j + 1] = Token::from(stripped.as_slice());
+                }
+                let target = nv[j + 1].clone();
                 let rs = match self.find_ruleset(&target) {
                     Some(rs) => rs,
                     None => {
@@ -432,17 +440,13 @@ impl Session<'_> {
             delimiter: None,
             bufsize: PSBUFSIZE,
         };
-        let scan = crate::prescan::prescan(value, &self.ir.tables, mode);
+        let scan =
+            crate::prescan::prescan_with(value, &self.ir.tables, mode, |b, _, _| Token::from(b));
         self.report_scan(value, &scan);
         if scan.failed || scan.tokens.is_empty() {
             return None;
         }
-        Some(
-            scan.tokens
-                .into_iter()
-                .map(|t| Token::from(t.bytes))
-                .collect(),
-        )
+        Some(scan.tokens)
     }
 }
 

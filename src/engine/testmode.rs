@@ -484,15 +484,13 @@ impl Session<'_> {
         let mut pos = 0usize;
         loop {
             let input = &rest[pos..];
-            let scan = prescan::prescan(input, &self.ir.tables, mode);
+            let scan = prescan::prescan_with(input, &self.ir.tables, mode, |b, _, _| {
+                crate::engine::Token::from(b)
+            });
             self.report_scan(input, &scan);
             let consumed = scan.consumed;
             if !scan.failed && !scan.tokens.is_empty() {
-                let ws: Workspace = scan
-                    .tokens
-                    .into_iter()
-                    .map(|t| crate::engine::Token::from(t.bytes))
-                    .collect();
+                let ws: Workspace = scan.tokens;
                 self.apply_list(list, ws);
             }
             pos += consumed;
