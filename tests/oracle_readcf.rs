@@ -11,14 +11,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Rules whose diagnostics repeat a message sendmail prints while reading.
-const MIRRORED: &[&str] = &[
-    "syntax-error",
-    "missing-tab",
-    "empty-lhs",
-    "rhs-out-of-bounds",
-    "unknown-map-class",
-    "duplicate-ruleset",
-];
+const MIRRORED: &[&str] = cfmap::lint::READ_TIME_RULES;
 
 /// Extra cases beyond the planted-mistake files.
 const CASES: &[(&str, &str)] = &[

@@ -240,15 +240,15 @@ _cfmap() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -e)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --map)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --passwd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -82,15 +82,15 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand query" -s V -l version -d 'P
 complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s C -d 'The configuration file (required)' -r -F
 complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s d -d 'Define macro NAME (one character or a long name, braces optional) as VALUE after the configuration is read; `-d j=mx.example.com` sets the host name' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand test" -l root -d 'Read absolute map and class file paths below DIR (/etc/mail/x is DIR/etc/mail/x)' -r -F
-complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s e -d 'Run LINE as if it had been typed (repeatable); standard input is not read' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand test" -l map -d 'Let map NAME answer from FILE, a text file of `key value` lines, instead of its network service (ldap, dns, socket, program…)' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand test" -l passwd -d 'The passwd file `user` maps read (default /etc/passwd, below --root if given)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s e -d 'Run LINE as if it had been typed (repeatable); standard input is not read' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cfmap -n "__fish_cfmap_using_subcommand test" -s V -l version -d 'Print version'
 complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s C -d 'The configuration file (required)' -r -F
-complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s d -d 'Define macro NAME as VALUE after the configuration is read (as cfmap-test(1))' -r
-complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l root -d 'Read absolute map and class file paths below DIR' -r -F
-complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l map -d 'Let map NAME answer from FILE (`key value` lines)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s d -d 'Define macro NAME (one character or a long name, braces optional) as VALUE after the configuration is read; `-d j=mx.example.com` sets the host name' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l root -d 'Read absolute map and class file paths below DIR (/etc/mail/x is DIR/etc/mail/x)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l map -d 'Let map NAME answer from FILE, a text file of `key value` lines, instead of its network service (ldap, dns, socket, program…)' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l passwd -d 'The passwd file `user` maps read (default /etc/passwd, below --root if given)' -r -F
 complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l format -d 'Report format' -r -f -a "text\t'One line per case (`ok` / `FAIL`), the trace of each failure, and a summary'
 junit\t'JUnit XML: one testsuite per test file, one testcase per case'"

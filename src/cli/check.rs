@@ -24,24 +24,11 @@ use crate::engine::Session;
 #[derive(Debug, Args)]
 #[command(after_long_help = CHECK_AFTER_HELP)]
 pub struct CheckArgs {
-    /// The configuration file (required).
-    #[arg(short = 'C', value_name = "FILE.cf")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub setup: super::test::SetupArgs,
     /// Test files.
     #[arg(required = true, value_name = "CASES")]
     pub cases: Vec<PathBuf>,
-    /// Define macro NAME as VALUE after the configuration is read (as cfmap-test(1)).
-    #[arg(short = 'd', value_name = "NAME=VALUE")]
-    pub define: Vec<String>,
-    /// Read absolute map and class file paths below DIR.
-    #[arg(long, value_name = "DIR")]
-    pub root: Option<PathBuf>,
-    /// Let map NAME answer from FILE (`key value` lines).
-    #[arg(long = "map", value_name = "NAME=FILE")]
-    pub maps: Vec<String>,
-    /// The passwd file `user` maps read (default /etc/passwd, below --root if given).
-    #[arg(long, value_name = "FILE")]
-    pub passwd: Option<PathBuf>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -138,8 +125,8 @@ pub fn run(a: CheckArgs) -> i32 {
     }
     let mut outcomes = Vec::new();
     for (name, items) in &files {
-        let mut maps = a.maps.clone();
-        let mut define = a.define.clone();
+        let mut maps = Vec::new();
+        let mut define = Vec::new();
         for it in items {
             if let Item::Map { name, file } = it {
                 maps.push(format!("{name}={file}"));
@@ -155,11 +142,10 @@ pub fn run(a: CheckArgs) -> i32 {
                 _ => {}
             }
         }
-        let mut loaded = match super::test::load(&a.config, &define, a.root.as_deref(), &maps) {
+        let loaded = match super::test::load(&a.setup, &define, &maps) {
             Ok(l) => l,
             Err(code) => return code,
         };
-        loaded.passwd = a.passwd.clone();
         let (maps, _) = super::test::build_maps(&loaded);
         let mut session = Session::new(&loaded.ir, maps, &loaded.opts);
         session.take_output();

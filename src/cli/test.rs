@@ -22,6 +22,16 @@ use crate::ir;
 #[derive(Debug, Args)]
 #[command(after_long_help = TEST_AFTER_HELP)]
 pub struct TestArgs {
+    #[command(flatten)]
+    pub setup: SetupArgs,
+    /// Run LINE as if it had been typed (repeatable); standard input is not read.
+    #[arg(short = 'e', value_name = "LINE")]
+    pub eval: Vec<String>,
+}
+
+/// How a configuration is read for the engine (shared by `test` and `check`).
+#[derive(Debug, Args)]
+pub struct SetupArgs {
     /// The configuration file (required).
     #[arg(short = 'C', value_name = "FILE.cf")]
     pub config: PathBuf,
@@ -32,9 +42,6 @@ pub struct TestArgs {
     /// Read absolute map and class file paths below DIR (/etc/mail/x is DIR/etc/mail/x).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Run LINE as if it had been typed (repeatable); standard input is not read.
-    #[arg(short = 'e', value_name = "LINE")]
-    pub eval: Vec<String>,
     /// Let map NAME answer from FILE, a text file of `key value` lines, instead of its
     /// network service (ldap, dns, socket, program…).
     #[arg(long = "map", value_name = "NAME=FILE")]
@@ -171,13 +178,17 @@ pub(crate) struct Loaded {
     pub passwd: Option<PathBuf>,
 }
 
-/// Read and compile `config` with `-d` definitions, reading F-line class files.
+/// Read and compile the configuration with its `-d` definitions (and `extra_defines`,
+/// `extra_maps` from a test file), reading F-line class files.
 pub(crate) fn load(
-    config: &Path,
-    define: &[String],
-    root: Option<&Path>,
-    maps: &[String],
+    setup: &SetupArgs,
+    extra_defines: &[String],
+    extra_maps: &[String],
 ) -> Result<Loaded, i32> {
+    let config = setup.config.as_path();
+    let root = setup.root.as_deref();
+    let define: Vec<String> = setup.define.iter().chain(extra_defines).cloned().collect();
+    let maps: Vec<String> = setup.maps.iter().chain(extra_maps).cloned().collect();
     let file = match super::read_source(config, 0) {
         Ok(f) => f,
         Err(msg) => {
@@ -186,7 +197,7 @@ pub(crate) fn load(
         }
     };
     let mut defines = Vec::new();
-    for d in define {
+    for d in &define {
         match parse_define(d) {
             Some(x) => defines.push(x),
             None => {
@@ -196,7 +207,7 @@ pub(crate) fn load(
         }
     }
     let mut overrides = Vec::new();
-    for m in maps {
+    for m in &maps {
         match m.split_once('=') {
             Some((n, f)) if !n.is_empty() && !f.is_empty() => {
                 overrides.push((n.as_bytes().to_vec(), PathBuf::from(f)));
@@ -294,21 +305,13 @@ pub(crate) fn load(
         seed_hostname: seed,
         uses_dns: true,
         help: ir
-            .options
-            .iter()
-            .rev()
-            .find(|o| o.name == Some("HelpFile"))
-            .and_then(|o| std::fs::read(resolve(&o.value, root)).ok()),
+            .option("HelpFile")
+            .and_then(|h| std::fs::read(resolve(h, root)).ok()),
     };
-    let option = |name: &str| {
-        ir.options
-            .iter()
-            .rev()
-            .find(|o| o.name == Some(name))
-            .map(|o| o.value.clone())
-    };
-    let switch =
-        option("ServiceSwitchFile").unwrap_or_else(|| b"/etc/mail/service.switch".to_vec());
+    let switch = ir
+        .option("ServiceSwitchFile")
+        .unwrap_or(b"/etc/mail/service.switch")
+        .to_vec();
     let uses_dns = match std::fs::read(resolve(&switch, root)) {
         Ok(data) => hosts_services(&data, b' ').is_none_or(|s| s.contains(&b"dns".to_vec())),
         Err(_) => std::fs::read("/etc/nsswitch.conf")
@@ -325,16 +328,15 @@ pub(crate) fn load(
         config: config.to_path_buf(),
         root: root.map(Path::to_path_buf),
         overrides,
-        passwd: None,
+        passwd: setup.passwd.clone(),
     })
 }
 
 pub fn run(a: TestArgs) -> i32 {
-    let mut loaded = match load(&a.config, &a.define, a.root.as_deref(), &a.maps) {
+    let loaded = match load(&a.setup, &[], &[]) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    loaded.passwd = a.passwd.clone();
     let (maps, pre) = build_maps(&loaded);
     let mut session = Session::new(&loaded.ir, maps, &loaded.opts);
     let pre = &pre;

@@ -273,6 +273,15 @@ impl Ir {
         self.ruleset_names.get(target).copied()
     }
 
+    /// The value of the last O line that set option `name` (by its full name).
+    pub fn option(&self, name: &str) -> Option<&[u8]> {
+        self.options
+            .iter()
+            .rev()
+            .find(|o| o.name == Some(name))
+            .map(|o| o.value.as_slice())
+    }
+
     pub fn map(&self, name: &[u8]) -> Option<&MapDecl> {
         self.maps.get(&name.to_ascii_lowercase())
     }

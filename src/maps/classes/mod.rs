@@ -358,13 +358,7 @@ impl MapSet {
     /// Every map of `ir`, none opened yet. Class parsers run here, as sendmail runs them
     /// while it reads the K lines; their complaints are in [`MapSet::read_messages`].
     pub fn new(ir: &Ir, opts: &MapOptions) -> MapSet {
-        let option = |name: &str| {
-            ir.options
-                .iter()
-                .rev()
-                .find(|o| o.name == Some(name))
-                .map(|o| o.value.clone())
-        };
+        let option = |name: &str| ir.option(name).map(<[u8]>::to_vec);
         let mut ctx = Ctx {
             base_dir: opts.base_dir.clone(),
             root: opts.root.clone(),
