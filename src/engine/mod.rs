@@ -546,22 +546,4 @@ impl<'a> Session<'a> {
         };
         f(self.maps.as_mut(), &mut env)
     }
-
-    /// Run `rulesets` (numbers) on `input` tokens as a `-bt` line would, for callers that
-    /// test without the command language; returns the workspace and the last status.
-    pub fn run(&mut self, rulesets: &[u16], mut ws: Workspace) -> (Workspace, i32) {
-        let mut status = crate::sysexits::OK;
-        for &rs in rulesets {
-            status = self.rewrite(&mut ws, rs, 0, crate::prescan::MAXATOM);
-        }
-        (ws, status)
-    }
-
-    pub fn ir(&self) -> &Ir {
-        self.ir
-    }
-
-    pub fn macros(&self) -> &MacroTable {
-        &self.macros
-    }
 }
