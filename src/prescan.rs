@@ -98,10 +98,15 @@ impl Tables {
     }
 
     pub fn class(&self, table: Table, b: u8) -> Class {
+        self.table(table)[b as usize]
+    }
+
+    /// One whole table.
+    pub fn table(&self, table: Table) -> &[Class; 256] {
         match table {
-            Table::External => self.ext[b as usize],
-            Table::Internal => self.int[b as usize],
-            Table::NoComments => self.noc[b as usize],
+            Table::External => &self.ext,
+            Table::Internal => &self.int,
+            Table::NoComments => &self.noc,
         }
     }
 
@@ -281,7 +286,31 @@ pub fn prescan_with<T>(
         }};
     }
 
+    let classes = tables.table(mode.table);
     loop {
+        // Fast path: the rest of an atom. Atom bytes that need no special handling go
+        // straight into the open token (the state machine would keep them there too).
+        if state == Class::Atm && cur_open && injected.is_none() && comment_depth == 0 {
+            let run = input[i.min(input.len())..]
+                .iter()
+                .take_while(|&&b| {
+                    classes[b as usize] == Class::Atm
+                        && !matches!(b, 0 | b'\\' | b'(' | b')' | b'<' | b'>' | meta::METAQUOTE)
+                        && Some(b) != mode.delimiter
+                })
+                .count();
+            if run > 0 {
+                if cur.len() + run > MAXNAME {
+                    scan.problems.push((Problem::TokenTooLong, cur_start));
+                    scan.failed = true;
+                    return scan;
+                }
+                cur.extend_from_slice(&input[i..i + run]);
+                i += run;
+                cur_end = i;
+                reread_comma = false;
+            }
+        }
         // Fetch the next byte (or a repair byte).
         let (c, at, from_input) = if let Some(b) = injected.take() {
             (Some(b), i, false)
@@ -415,7 +444,7 @@ pub fn prescan_with<T>(
             }
         }
 
-        let class = tables.class(mode.table, c);
+        let class = classes[c as usize];
         let stored = if c == meta::METAQUOTE { 0x7F } else { c };
         let (new_state, brk, drop) = match (state, class) {
             (Class::Qst, Class::Qst) => (Class::Opr, false, false),

@@ -363,7 +363,8 @@ pub fn run(a: TestArgs) -> i32 {
             break;
         }
         let flow = session.command(line);
-        result = write(b"> ").and_then(|_| write(&session.take_output()));
+        result = write(b"> ").and_then(|_| write(session.output()));
+        session.clear_output();
         if flow == Flow::Quit {
             return finish(result, out);
         }

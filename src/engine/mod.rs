@@ -390,6 +390,16 @@ impl<'a> Session<'a> {
     }
 
     /// Take what the session has printed so far.
+    /// What the session has printed since the last [`Session::clear_output`]; a caller
+    /// that writes it out and clears it keeps the buffer's capacity from line to line.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    pub fn clear_output(&mut self) {
+        self.out.clear();
+    }
+
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)
     }
