@@ -5,13 +5,35 @@
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Pairs {
     data: Vec<u8>,
-    /// (offset of the key in `data`, key length, value length); the value follows the key.
-    items: Vec<(usize, usize, usize)>,
+    /// Offset of the key in `data`, key length, value length; the value follows the key.
+    items: Vec<Item>,
+    /// Longest key or value pushed (longer than 4 GiB − 1 bytes: cut, and refused by the
+    /// builders when they write).
+    pub(crate) longest: usize,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    at: u64,
+    key: u32,
+    value: u32,
+}
+
+/// Pairs sorted by key, and for each whether its key differs from the previous one's.
+pub(crate) type Sorted<'a> = (Vec<(&'a [u8], &'a [u8])>, Vec<bool>);
+
 impl Pairs {
+    /// Adds a pair. Keys and values longer than 4 GiB − 1 bytes are cut there (see
+    /// `longest`: the builders refuse them when they write, as the formats do).
     pub(crate) fn push(&mut self, key: &[u8], value: &[u8]) {
-        self.items.push((self.data.len(), key.len(), value.len()));
+        self.longest = self.longest.max(key.len()).max(value.len());
+        let key = &key[..key.len().min(u32::MAX as usize)];
+        let value = &value[..value.len().min(u32::MAX as usize)];
+        self.items.push(Item {
+            at: self.data.len() as u64,
+            key: key.len() as u32,
+            value: value.len() as u32,
+        });
         self.data.extend_from_slice(key);
         self.data.extend_from_slice(value);
     }
@@ -32,12 +54,14 @@ impl Pairs {
 
     /// Key of pair `i` in insertion order.
     pub(crate) fn key(&self, i: usize) -> &[u8] {
-        let (at, k, _) = self.items[i];
-        &self.data[at..at + k]
+        let it = self.items[i];
+        &self.data[it.at as usize..it.at as usize + it.key as usize]
     }
 
-    fn pair(&self, &(at, k, v): &(usize, usize, usize)) -> (&[u8], &[u8]) {
-        (&self.data[at..at + k], &self.data[at + k..at + k + v])
+    fn pair(&self, it: &Item) -> (&[u8], &[u8]) {
+        let at = it.at as usize;
+        let k = at + it.key as usize;
+        (&self.data[at..k], &self.data[k..k + it.value as usize])
     }
 
     /// Number of distinct keys.
@@ -51,24 +75,27 @@ impl Pairs {
     /// The pairs sorted by key (byte-wise, libdb's default), keeping only the value
     /// inserted last for a repeated key.
     pub(crate) fn sorted_last_wins(&self) -> Vec<(&[u8], &[u8])> {
-        let mut pairs = self.sorted_all();
+        let (mut pairs, new_key) = self.sorted_all();
         // Equal keys are in insertion order, so the last of a run is the latest.
-        pairs.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                kept.1 = later.1;
+        let mut kept = 0;
+        for i in 0..pairs.len() {
+            if new_key[i] || kept == 0 {
+                pairs[kept] = pairs[i];
+                kept += 1;
+            } else {
+                pairs[kept - 1].1 = pairs[i].1;
             }
-            same
-        });
+        }
+        pairs.truncate(kept);
         pairs
     }
 
     /// Every pair sorted by key (byte-wise); pairs with equal keys stay in insertion
-    /// order (the order of unsorted duplicates).
-    pub(crate) fn sorted_all(&self) -> Vec<(&[u8], &[u8])> {
+    /// order (the order of unsorted duplicates). With each, whether it starts a new key.
+    pub(crate) fn sorted_all(&self) -> Sorted<'_> {
         let key = |i: usize| {
-            let (at, k, _) = self.items[i];
-            &self.data[at..at + k]
+            let it = self.items[i];
+            &self.data[it.at as usize..it.at as usize + it.key as usize]
         };
         // Keys often share a long prefix (`host00…`): skip it and sort on the next 8 bytes
         // (big-endian, zero-padded: a difference there is the byte-wise order), comparing
@@ -98,10 +125,17 @@ impl Pairs {
                 .then_with(|| key(a.1)[common..].cmp(&key(b.1)[common..]))
                 .then(a.1.cmp(&b.1))
         });
-        order
+        // Equal keys have equal prefixes: compare the bytes only then.
+        let new_key: Vec<bool> = order
+            .iter()
+            .enumerate()
+            .map(|(n, &(p, i))| n == 0 || order[n - 1].0 != p || key(order[n - 1].1) != key(i))
+            .collect();
+        let pairs = order
             .iter()
             .map(|&(_, i)| self.pair(&self.items[i]))
-            .collect()
+            .collect();
+        (pairs, new_key)
     }
 }
 
@@ -116,15 +150,21 @@ mod tests {
         p.push(b"a", b"2");
         p.push(b"b", b"3");
         p.push(b"\xff", b"4");
-        assert_eq!(p.distinct_len(), 3);
+        p.push(b"b\0", b"5");
+        assert_eq!(p.distinct_len(), 4);
         let s = p.sorted_last_wins();
         assert_eq!(
             s,
             [
                 (&b"a"[..], &b"2"[..]),
                 (&b"b"[..], &b"3"[..]),
+                (&b"b\0"[..], &b"5"[..]),
                 (&b"\xff"[..], &b"4"[..])
             ]
         );
+        let (all, new) = p.sorted_all();
+        assert_eq!(all.len(), 5);
+        assert_eq!(new, [true, true, false, true, true]);
+        assert_eq!(all[2], (&b"b"[..], &b"3"[..]));
     }
 }
