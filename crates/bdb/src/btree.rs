@@ -538,6 +538,39 @@ struct Group {
     off: bool,
 }
 
+/// The groups of the sorted pairs: one per pair without duplicates (nothing stored),
+/// else their boundaries.
+enum Groups {
+    Single(usize),
+    Dups(Vec<Group>),
+}
+
+impl Groups {
+    fn len(&self) -> usize {
+        match self {
+            Groups::Single(n) => *n,
+            Groups::Dups(g) => g.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Group {
+        match self {
+            Groups::Single(_) => Group {
+                range: i..i + 1,
+                off: false,
+            },
+            Groups::Dups(g) => Group {
+                range: g[i].range.clone(),
+                off: g[i].off,
+            },
+        }
+    }
+
+    fn iter(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = Group> + '_ {
+        range.map(|i| self.get(i))
+    }
+}
+
 /// One internal or leaf node of the tree being built.
 struct Node {
     /// Separator for this node in its parent (empty for the leftmost node of a level).
@@ -630,8 +663,8 @@ impl Builder {
         // duplicates shares one key item on the leaf; one that takes a quarter of a page
         // or more goes to an off-page duplicate tree (as __bam_dup_check decides), and
         // the leaf keeps the key and a B_DUPLICATE item.
-        let mut groups: Vec<Group> = Vec::with_capacity(pairs.len());
-        if self.duplicates {
+        let groups = if self.duplicates {
+            let mut groups: Vec<Group> = Vec::new();
             let mut i = 0;
             while i < pairs.len() {
                 let mut j = i + 1;
@@ -646,12 +679,10 @@ impl Builder {
                 groups.push(Group { range: i..j, off });
                 i = j;
             }
+            Groups::Dups(groups)
         } else {
-            groups.extend((0..pairs.len()).map(|i| Group {
-                range: i..i + 1,
-                off: false,
-            }));
-        }
+            Groups::Single(pairs.len())
+        };
         let group_cost = |g: &Group| {
             let k = leaf_item(pairs[g.range.start].0);
             if g.off {
@@ -669,8 +700,8 @@ impl Builder {
         let mut leaves: Vec<Node> = Vec::new();
         let mut start = 0;
         let mut used = PAGE_HEADER_SIZE;
-        for (i, g) in groups.iter().enumerate() {
-            let cost = group_cost(g);
+        for (i, g) in groups.iter(0..groups.len()).enumerate() {
+            let cost = group_cost(&g);
             if used + cost > psz && i > start {
                 leaves.push(Node {
                     low_key: Vec::new(),
@@ -686,8 +717,8 @@ impl Builder {
             range: start..groups.len(),
         });
         for i in 1..leaves.len() {
-            let left = &pairs[groups[leaves[i - 1].range.end - 1].range.start].0;
-            let right = &pairs[groups[leaves[i].range.start].range.start].0;
+            let left = &pairs[groups.get(leaves[i - 1].range.end - 1).range.start].0;
+            let right = &pairs[groups.get(leaves[i].range.start).range.start].0;
             leaves[i].low_key = separator(left, right);
         }
         levels.push(leaves);
@@ -754,7 +785,7 @@ impl Builder {
                 }
             }
         }
-        for g in &groups {
+        for g in groups.iter(0..groups.len()) {
             let key = pairs[g.range.start].0;
             if key.len() > ovfl {
                 listed.push(Extra::Over(key));
@@ -878,16 +909,17 @@ impl Builder {
             let mut slot = 0;
             // The leaf's pairs lie anywhere in memory: read a byte of each first, so
             // that their cache misses overlap instead of stalling the copies one by one.
-            let span = match (groups.get(leaf.range.start), leaf.range.end.checked_sub(1)) {
-                (Some(first), Some(last)) => first.range.start..groups[last].range.end,
-                _ => 0..0,
+            let span = if leaf.range.is_empty() {
+                0..0
+            } else {
+                groups.get(leaf.range.start).range.start..groups.get(leaf.range.end - 1).range.end
             };
             let mut touch = 0u8;
             for (k, v) in &pairs[span] {
                 touch ^= k.first().copied().unwrap_or(0) ^ v.first().copied().unwrap_or(0);
             }
             std::hint::black_box(touch);
-            for g in &groups[leaf.range.clone()] {
+            for g in groups.iter(leaf.range.clone()) {
                 let key = pairs[g.range.start].0;
                 let koff = put_item(&mut page, &mut hf, &mut xi, key);
                 let mut pair_slots = |page: &mut [u8], voff: usize| {

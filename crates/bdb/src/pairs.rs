@@ -118,22 +118,38 @@ impl Pairs {
             b[..n].copy_from_slice(&rest[..n]);
             u64::from_be_bytes(b)
         };
-        let mut order: Vec<(u64, usize)> =
-            (0..self.items.len()).map(|i| (prefix(key(i)), i)).collect();
-        order.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| key(a.1)[common..].cmp(&key(b.1)[common..]))
-                .then(a.1.cmp(&b.1))
-        });
-        // Equal keys have equal prefixes: compare the bytes only then.
-        let new_key: Vec<bool> = order
-            .iter()
-            .enumerate()
-            .map(|(n, &(p, i))| n == 0 || order[n - 1].0 != p || key(order[n - 1].1) != key(i))
+        // (prefix, index) in one u128: one integer compare orders the prefixes and keeps
+        // the insertion order among equal ones; only runs of equal prefixes (rare unless
+        // keys repeat) are then sorted on their whole keys.
+        let n = self.items.len();
+        let mut order: Vec<u128> = (0..n)
+            .map(|i| (u128::from(prefix(key(i))) << 64) | i as u128)
             .collect();
+        order.sort_unstable();
+        let idx = |x: u128| (x & u128::from(u64::MAX)) as usize;
+        let mut new_key = vec![true; n];
+        let mut i = 0;
+        while i < n {
+            let p = order[i] >> 64;
+            let mut j = i + 1;
+            while j < n && order[j] >> 64 == p {
+                j += 1;
+            }
+            if j - i > 1 {
+                order[i..j].sort_unstable_by(|a, b| {
+                    key(idx(*a))[common..]
+                        .cmp(&key(idx(*b))[common..])
+                        .then(a.cmp(b))
+                });
+                for m in i + 1..j {
+                    new_key[m] = key(idx(order[m - 1])) != key(idx(order[m]));
+                }
+            }
+            i = j;
+        }
         let pairs = order
             .iter()
-            .map(|&(_, i)| self.pair(&self.items[i]))
+            .map(|&x| self.pair(&self.items[idx(x)]))
             .collect();
         (pairs, new_key)
     }
@@ -166,5 +182,33 @@ mod tests {
         assert_eq!(all.len(), 5);
         assert_eq!(new, [true, true, false, true, true]);
         assert_eq!(all[2], (&b"b"[..], &b"3"[..]));
+    }
+
+    #[test]
+    fn sort_matches_a_stable_bytewise_sort() {
+        // Keys with long shared prefixes, prefixes of each other, and repeats.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut p = Pairs::default();
+        let mut naive: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for i in 0..3000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 14) as usize;
+            let mut k = b"common-prefix-".to_vec();
+            k.extend((0..len).map(|j| b"ab\0\xff"[((x >> (2 * j)) % 4) as usize]));
+            let v = i.to_le_bytes().to_vec();
+            p.push(&k, &v);
+            naive.push((k, v));
+        }
+        naive.sort_by(|a, b| a.0.cmp(&b.0));
+        let (all, new) = p.sorted_all();
+        let got: Vec<(Vec<u8>, Vec<u8>)> =
+            all.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        assert_eq!(got, naive);
+        for i in 1..got.len() {
+            assert_eq!(new[i], got[i].0 != got[i - 1].0);
+        }
+        assert_eq!(p.sorted_last_wins().len(), p.distinct_len());
     }
 }
