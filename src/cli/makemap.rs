@@ -702,11 +702,31 @@ fn execute_inner(
     let mut recs = Records::new(source);
     let mut index = KeyIndex::with_capacity(lines_in);
     recs.list.reserve(lines_in);
+    // What a repeated key does; with -o, a Berkeley DB file made with duplicates keeps
+    // them (libdb takes DB_DUP from the file: `-r` then adds a duplicate too), and `-d`
+    // on a file made without them is refused as libdb refuses it.
+    let mut duplicates = o.duplicates;
+    let mut old_dups = false;
     if o.append {
         let old = match maps::open(ty, &target_name) {
             Ok(m) => m,
             Err(e) => return open_error(err, &open_reason(&e)),
         };
+        let file = &ty.files(&target_name)[0];
+        old_dups = match ty {
+            MapType::Btree => {
+                cfmap_bdb::btree::Reader::open(file).is_ok_and(|r| r.has_duplicates())
+            }
+            MapType::Hash => cfmap_bdb::hash::Reader::open(file).is_ok_and(|r| r.has_duplicates()),
+            _ => false,
+        };
+        match (ty, old_dups, duplicates) {
+            (MapType::Btree | MapType::Hash, false, Duplicates::Keep) => {
+                return open_error(err, "Invalid argument");
+            }
+            (_, true, Duplicates::Replace) => duplicates = Duplicates::Keep,
+            _ => {}
+        }
         for r in old.iter() {
             match r {
                 Ok((k, v)) => {
@@ -805,7 +825,7 @@ fn execute_inner(
                 );
             }
             let found = index.find_or_insert(&recs, recs.range(&key), h, recs.list.len());
-            match (found, o.duplicates) {
+            match (found, duplicates) {
                 (None, _) => recs.list.push(Rec::new(key, value, n)),
                 // libdb rewrites the pair where it is, or moves it when the new value
                 // does not fit: the hash builder repeats that when it sees the insert.
@@ -845,7 +865,7 @@ fn execute_inner(
     drop(index);
     drop(batch);
 
-    let made = if o.duplicates == Duplicates::Keep {
+    let made = if duplicates == Duplicates::Keep || old_dups {
         maps::builder_keeping_duplicates(ty, &target_name)
     } else {
         maps::builder(ty, &target_name)

@@ -333,6 +333,11 @@ impl Reader {
         })
     }
 
+    /// Whether the file stores duplicates (meta flag DUP).
+    pub fn has_duplicates(&self) -> bool {
+        self.order.u32(&self.bytes, 48) & DB_HASH_DUP != 0
+    }
+
     fn corrupt(&self, page: u32, what: impl Into<String>) -> Error {
         Error::Corrupt {
             path: self.path.clone(),
