@@ -145,13 +145,12 @@ fn golden_makemap_cases() {
                     std::fs::set_permissions(dir.join(d), std::fs::Permissions::from_mode(m))
                         .unwrap();
                 }
-                ["build", ty, name, inp] => {
-                    let (_, e, c) = run(
-                        &ours,
-                        dir,
-                        &[ty.to_string(), name.to_string()],
-                        &input(&Some(inp.to_string())),
-                    );
+                ["build", ty, name, inp] | ["build-d", ty, name, inp] => {
+                    let mut args = vec![ty.to_string(), name.to_string()];
+                    if step[0] == "build-d" {
+                        args.insert(0, "-d".to_string());
+                    }
+                    let (_, e, c) = run(&ours, dir, &args, &input(&Some(inp.to_string())));
                     assert_eq!(c, 0, "{}: setup build: {}", case.name, show(&e));
                 }
                 ["symlink", t, l] => std::os::unix::fs::symlink(t, dir.join(l)).unwrap(),

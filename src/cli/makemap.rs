@@ -413,7 +413,7 @@ pub fn execute(
     code
 }
 
-/// One record of the source: key and value as ranges of [`Records::arena`], and the line.
+/// One record of the source: key and value as ranges of [`Records`]' bytes, and the line.
 struct Rec {
     key_at: usize,
     key_len: u32,
@@ -440,24 +440,52 @@ impl Rec {
     }
 }
 
-/// The records to store, in map order, with their bytes in one buffer (no allocation per
-/// line).
-#[derive(Default)]
+/// The records to store, in map order (no allocation per line). Their bytes are where
+/// the source has them when they are stored as written (a key without upper case or with
+/// `-f`, a value, without `-N`); the others are copied to `arena`. Ranges below `base`
+/// are in `source`, those from `base` on in `arena` (at `offset - base`).
 struct Records {
+    source: Vec<u8>,
+    base: usize,
     arena: Vec<u8>,
     list: Vec<Rec>,
 }
 
 impl Records {
+    fn new(source: Vec<u8>) -> Records {
+        Records {
+            base: source.len() + 1,
+            source,
+            arena: Vec::new(),
+            list: Vec::new(),
+        }
+    }
+
+    fn bytes(&self, at: usize, len: usize) -> &[u8] {
+        if at >= self.base {
+            &self.arena[at - self.base..at - self.base + len]
+        } else {
+            &self.source[at..at + len]
+        }
+    }
+
+    fn range(&self, r: &Range<usize>) -> &[u8] {
+        self.bytes(r.start, r.len())
+    }
+
     fn key(&self, r: &Rec) -> &[u8] {
-        &self.arena[r.key_at..r.key_at + r.key_len as usize]
+        self.bytes(r.key_at, r.key_len as usize)
     }
 
     fn pair(&self, r: &Rec) -> (&[u8], &[u8]) {
-        (
-            self.key(r),
-            &self.arena[r.value_at..r.value_at + r.value_len as usize],
-        )
+        (self.key(r), self.bytes(r.value_at, r.value_len as usize))
+    }
+
+    /// `bytes`, appended to the arena, as a range.
+    fn push_arena(&mut self, bytes: &[u8]) -> Range<usize> {
+        let at = self.base + self.arena.len();
+        self.arena.extend_from_slice(bytes);
+        at..at + bytes.len()
     }
 }
 
@@ -653,14 +681,11 @@ fn execute_inner(
         // The whole file in one allocation (one more byte to see the end).
         source.reserve_exact(usize::try_from(t).unwrap_or(0).saturating_add(1));
     }
-    let mut buf = vec![0u8; 1 << 16];
+    // Straight into the buffer, a few MiB at a time (for the progress line).
     loop {
-        match input.read(&mut buf) {
+        match (&mut *input).take(1 << 22).read_to_end(&mut source) {
             Ok(0) => break,
-            Ok(n) => {
-                source.extend_from_slice(&buf[..n]);
-                progress.tick(source.len() as u64, 0);
-            }
+            Ok(_) => progress.tick(source.len() as u64, 0),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 progress.finish();
@@ -670,25 +695,43 @@ fn execute_inner(
         }
     }
 
-    // Records in map order, their bytes in one arena; index: key -> its first record.
-    let mut recs = Records::default();
+    // Records in map order; index: key -> its first record.
     // At most one record per line (plus the old ones with -u, which may grow the table).
     let lines_in = source.iter().filter(|&&b| b == b'\n').count() + 1;
+    let source_len = source.len();
+    let mut recs = Records::new(source);
     let mut index = KeyIndex::with_capacity(lines_in);
     recs.list.reserve(lines_in);
+    // What a repeated key does; with -o, a Berkeley DB file made with duplicates keeps
+    // them (libdb takes DB_DUP from the file: `-r` then adds a duplicate too), and `-d`
+    // on a file made without them is refused as libdb refuses it.
+    let mut duplicates = o.duplicates;
+    let mut old_dups = false;
     if o.append {
         let old = match maps::open(ty, &target_name) {
             Ok(m) => m,
             Err(e) => return open_error(err, &open_reason(&e)),
         };
+        let file = &ty.files(&target_name)[0];
+        old_dups = match ty {
+            MapType::Btree => {
+                cfmap_bdb::btree::Reader::open(file).is_ok_and(|r| r.has_duplicates())
+            }
+            MapType::Hash => cfmap_bdb::hash::Reader::open(file).is_ok_and(|r| r.has_duplicates()),
+            _ => false,
+        };
+        match (ty, old_dups, duplicates) {
+            (MapType::Btree | MapType::Hash, false, Duplicates::Keep) => {
+                return open_error(err, "Invalid argument");
+            }
+            (_, true, Duplicates::Replace) => duplicates = Duplicates::Keep,
+            _ => {}
+        }
         for r in old.iter() {
             match r {
                 Ok((k, v)) => {
-                    let at = recs.arena.len();
-                    recs.arena.extend_from_slice(&k);
-                    let key = at..recs.arena.len();
-                    recs.arena.extend_from_slice(&v);
-                    let value = key.end..recs.arena.len();
+                    let key = recs.push_arena(&k);
+                    let value = recs.push_arena(&v);
                     index.find_or_insert(&recs, &k, KeyIndex::hash(&k), recs.list.len());
                     recs.list.push(Rec::new(key, value, 0));
                 }
@@ -700,8 +743,7 @@ fn execute_inner(
     let mut status = exit::OK;
     let can_dup = matches!(ty, MapType::Cdb | MapType::Btree | MapType::Hash);
     let rules = o.rules.rules();
-    recs.arena.reserve(source.len());
-    let mut lines = mm::Lines::new(&source, rules);
+    let mut lines = mm::Lines::new(&recs.source, rules);
     // Lines are parsed in batches: the index slots of a batch's keys are loaded together
     // first, so the cache misses of the random lookups overlap instead of stalling one
     // after the other. Then the batch is handled line by line, in input order.
@@ -721,13 +763,28 @@ fn execute_inner(
             batch.push((
                 n,
                 item.map(|(raw_key, raw_value)| {
-                    // Key and value as stored, appended to the arena.
-                    let mark = recs.arena.len();
-                    rules.store(raw_key, &mut recs.arena);
-                    let key = mark..recs.arena.len();
-                    rules.store_value(raw_value, &mut recs.arena);
-                    let value = key.end..recs.arena.len();
-                    let h = KeyIndex::hash(&recs.arena[key.clone()]);
+                    // Key and value where the source has them when they are stored as
+                    // written, else as stored, appended to the arena.
+                    let in_source = |b: &[u8]| {
+                        let at = b.as_ptr() as usize - recs.source.as_ptr() as usize;
+                        at..at + b.len()
+                    };
+                    let folds = rules.fold && raw_key.iter().any(u8::is_ascii_uppercase);
+                    let (key, h) = if rules.nul || folds {
+                        let mark = recs.arena.len();
+                        rules.store(raw_key, &mut recs.arena);
+                        let h = KeyIndex::hash(&recs.arena[mark..]);
+                        (recs.base + mark..recs.base + recs.arena.len(), h)
+                    } else {
+                        (in_source(raw_key), KeyIndex::hash(raw_key))
+                    };
+                    let value = if rules.nul {
+                        let mark = recs.arena.len();
+                        rules.store_value(raw_value, &mut recs.arena);
+                        recs.base + mark..recs.base + recs.arena.len()
+                    } else {
+                        in_source(raw_value)
+                    };
                     (key, value, h)
                 }),
             ));
@@ -738,7 +795,7 @@ fn execute_inner(
                 .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.2)),
         );
         for (n, item) in batch.drain(..) {
-            progress.tick(source.len() as u64, recs.list.len() as u64);
+            progress.tick(source_len as u64, recs.list.len() as u64);
             let (key, value, h) = match item {
                 Ok(r) => r,
                 Err(e) => {
@@ -759,16 +816,16 @@ fn execute_inner(
                 let _ = out.write_all(
                     &[
                         &b"key=`"[..],
-                        c_str(&recs.arena[key.clone()]),
+                        c_str(recs.range(&key)),
                         b"', val=`",
-                        c_str(&recs.arena[value.clone()]),
+                        c_str(recs.range(&value)),
                         b"'\n",
                     ]
                     .concat(),
                 );
             }
-            let found = index.find_or_insert(&recs, &recs.arena[key.clone()], h, recs.list.len());
-            match (found, o.duplicates) {
+            let found = index.find_or_insert(&recs, recs.range(&key), h, recs.list.len());
+            match (found, duplicates) {
                 (None, _) => recs.list.push(Rec::new(key, value, n)),
                 // libdb rewrites the pair where it is, or moves it when the new value
                 // does not fit: the hash builder repeats that when it sees the insert.
@@ -782,7 +839,7 @@ fn execute_inner(
                     let _ = err.write_all(
                         &[
                             format!("{prog}: {shown}: line {n}: key ").as_bytes(),
-                            c_str(&recs.arena[key]),
+                            c_str(recs.range(&key)),
                             format!(": duplicate keys (-d) are not supported for type {ty}\n")
                                 .as_bytes(),
                         ]
@@ -795,7 +852,7 @@ fn execute_inner(
                     let _ = err.write_all(
                         &[
                             format!("{prog}: {shown}: line {n}: key ").as_bytes(),
-                            c_str(&recs.arena[key]),
+                            c_str(recs.range(&key)),
                             b": duplicate key\n",
                         ]
                         .concat(),
@@ -807,9 +864,8 @@ fn execute_inner(
     }
     drop(index);
     drop(batch);
-    drop(source); // the records are in the arena
 
-    let made = if o.duplicates == Duplicates::Keep {
+    let made = if duplicates == Duplicates::Keep || old_dups {
         maps::builder_keeping_duplicates(ty, &target_name)
     } else {
         maps::builder(ty, &target_name)

@@ -32,6 +32,7 @@ setup() {   # setup STEP...: one step of the SETUP field
   case $1 in
     mkdir)    mkdir "$2"; chmod "$3" "$2" ;;
     build)    makemap "$2" "$3" <"$HERE/inputs/$4" ;;
+    build-d)  makemap -d "$2" "$3" <"$HERE/inputs/$4" ;;
     symlink)  ln -s "$2" "$3" ;;
     hardlink) ln "$2" "$3" ;;
     *) echo "regen.sh: unknown setup step $1" >&2; exit 1 ;;

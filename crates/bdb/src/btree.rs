@@ -15,7 +15,8 @@
 //! | 92 | 368 | unused | 0 | ignored |
 //! | 460 | 52 | crypto magic, IV, checksum | 0 | ignored |
 //!
-//! Meta `flags` (offset 48): 0x01 DUP (allowed: [`Reader::get`] returns the first),
+//! Meta `flags` (offset 48): 0x01 DUP (allowed: [`Reader::get`] returns the first value,
+//! [`Reader::iter`] every one),
 //! 0x02 RECNO (refused), 0x20 SUBDB and 0x80 COMPRESS (unsupported), others ignored.
 //!
 //! # Items (each starts on a 4-byte boundary; its size is rounded up to 4)
@@ -38,7 +39,8 @@
 //! | 4 | 4 | `pgno`: first overflow page |
 //! | 8 | 4 | `tlen`: total length |
 //!
-//! (`type` = 2, an off-page duplicate tree, is reported as unsupported.)
+//! `B_DUPLICATE` (12 bytes, shaped like `BOVERFLOW` with `type` = 2 and `tlen` 0): in a
+//! data slot, the root page of an off-page duplicate tree ([`crate::dups`]).
 //!
 //! `BINTERNAL` (internal pages):
 //!
@@ -61,9 +63,18 @@
 //! # The writer's layout
 //!
 //! Page 0 meta, page 1 the root (the only leaf, or the top internal page), the other
-//! internal pages top-down, then the leaves left to right, then the overflow chains.
-//! Leaves are filled as full as the page allows; separators are the shortest prefix of
-//! the right-hand first key that sorts above the left-hand last key. No free pages.
+//! internal pages top-down, then the leaves left to right, then the overflow chains and
+//! duplicate trees in the order the pages above refer to them. Pages are written as they
+//! are made (one page buffer). Leaves are filled as full as the page allows;
+//! separators are the shortest prefix of the right-hand first key that sorts above the
+//! left-hand last key. No free pages.
+//!
+//! With duplicates (`DB_DUP`, meta flag 0x01) the values of a key keep their insertion
+//! order. On a leaf they are consecutive pairs of slots whose key slots all point at one
+//! key item (as libdb stores them); a set that takes a quarter of a page or more
+//! (key once, every value, their index slots: `__bam_dup_check`'s rule) goes to an
+//! off-page duplicate tree, and the leaf holds the key and a `B_DUPLICATE` item. A set of
+//! duplicates never spans two leaves.
 //!
 //! # Reading untrusted files
 //!
@@ -504,7 +515,7 @@ impl Iterator for Iter<'_> {
 // Writer
 // ---------------------------------------------------------------------------------------
 
-/// Collects pairs and writes a whole btree file (little-endian, no duplicates).
+/// Collects pairs and writes a whole btree file (little-endian; duplicates on request).
 #[derive(Clone, Debug)]
 pub struct Builder {
     page_size: u32,
@@ -525,6 +536,39 @@ struct Group {
     range: std::ops::Range<usize>,
     /// The values go to an off-page duplicate tree.
     off: bool,
+}
+
+/// The groups of the sorted pairs: one per pair without duplicates (nothing stored),
+/// else their boundaries.
+enum Groups {
+    Single(usize),
+    Dups(Vec<Group>),
+}
+
+impl Groups {
+    fn len(&self) -> usize {
+        match self {
+            Groups::Single(n) => *n,
+            Groups::Dups(g) => g.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Group {
+        match self {
+            Groups::Single(_) => Group {
+                range: i..i + 1,
+                off: false,
+            },
+            Groups::Dups(g) => Group {
+                range: g[i].range.clone(),
+                off: g[i].off,
+            },
+        }
+    }
+
+    fn iter(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = Group> + '_ {
+        range.map(|i| self.get(i))
+    }
 }
 
 /// One internal or leaf node of the tree being built.
@@ -576,21 +620,6 @@ impl Builder {
 
     /// Write the whole file.
     pub fn write_to<W: std::io::Write>(self, out: &mut W) -> Result<()> {
-        let zero = vec![0u8; self.page_size as usize];
-        let pages = self.build()?;
-        for p in &pages {
-            // Every page is filled in by `build`; an empty one would be a zero page.
-            out.write_all(if p.is_empty() { &zero } else { p })
-                .map_err(|source| Error::Io {
-                    path: PathBuf::from("<btree output>"),
-                    source,
-                })?;
-        }
-        Ok(())
-    }
-
-    /// Build the file in memory, page by page.
-    fn build(self) -> Result<Vec<Vec<u8>>> {
         let ps = self.page_size;
         if !(page::MIN_PAGE_SIZE..=MAX_WRITE_PAGE_SIZE).contains(&ps) || !ps.is_power_of_two() {
             return Err(Error::Unsupported {
@@ -600,24 +629,21 @@ impl Builder {
                 ),
             });
         }
+        if self.pairs.longest > u32::MAX as usize {
+            return Err(Error::TooLarge {
+                what: "key or value",
+                size: self.pairs.longest,
+                maximum: u32::MAX as usize,
+            });
+        }
         let psz = ps as usize;
         let ovfl = overflow_size(ps);
-        let pairs = if self.duplicates {
+        let per = psz - PAGE_HEADER_SIZE;
+        let (pairs, new_key) = if self.duplicates {
             self.pairs.sorted_all()
         } else {
-            self.pairs.sorted_last_wins()
+            (self.pairs.sorted_last_wins(), Vec::new())
         };
-        for (k, v) in &pairs {
-            for (what, b) in [("key", k), ("value", v)] {
-                if b.len() > u32::MAX as usize {
-                    return Err(Error::TooLarge {
-                        what,
-                        size: b.len(),
-                        maximum: u32::MAX as usize,
-                    });
-                }
-            }
-        }
         let leaf_item = |b: &[u8]| {
             if b.len() > ovfl {
                 BOVERFLOW_SIZE
@@ -637,21 +663,26 @@ impl Builder {
         // duplicates shares one key item on the leaf; one that takes a quarter of a page
         // or more goes to an off-page duplicate tree (as __bam_dup_check decides), and
         // the leaf keeps the key and a B_DUPLICATE item.
-        let mut groups: Vec<Group> = Vec::new();
-        let mut i = 0;
-        while i < pairs.len() {
-            let mut j = i + 1;
-            while j < pairs.len() && pairs[j].0 == pairs[i].0 {
-                j += 1;
+        let groups = if self.duplicates {
+            let mut groups: Vec<Group> = Vec::new();
+            let mut i = 0;
+            while i < pairs.len() {
+                let mut j = i + 1;
+                while j < pairs.len() && !new_key[j] {
+                    j += 1;
+                }
+                let off = j - i > 1 && {
+                    let k = leaf_item(pairs[i].0) + 2;
+                    let d: usize = pairs[i..j].iter().map(|p| leaf_item(p.1) + 2).sum();
+                    k + d >= psz / 4
+                };
+                groups.push(Group { range: i..j, off });
+                i = j;
             }
-            let off = j - i > 1 && {
-                let k = leaf_item(pairs[i].0) + 2;
-                let d: usize = pairs[i..j].iter().map(|p| leaf_item(p.1) + 2).sum();
-                k + d >= psz / 4
-            };
-            groups.push(Group { range: i..j, off });
-            i = j;
-        }
+            Groups::Dups(groups)
+        } else {
+            Groups::Single(pairs.len())
+        };
         let group_cost = |g: &Group| {
             let k = leaf_item(pairs[g.range.start].0);
             if g.off {
@@ -669,8 +700,8 @@ impl Builder {
         let mut leaves: Vec<Node> = Vec::new();
         let mut start = 0;
         let mut used = PAGE_HEADER_SIZE;
-        for (i, g) in groups.iter().enumerate() {
-            let cost = group_cost(g);
+        for (i, g) in groups.iter(0..groups.len()).enumerate() {
+            let cost = group_cost(&g);
             if used + cost > psz && i > start {
                 leaves.push(Node {
                     low_key: Vec::new(),
@@ -686,8 +717,8 @@ impl Builder {
             range: start..groups.len(),
         });
         for i in 1..leaves.len() {
-            let left = &pairs[groups[leaves[i - 1].range.end - 1].range.start].0;
-            let right = &pairs[groups[leaves[i].range.start].range.start].0;
+            let left = &pairs[groups.get(leaves[i - 1].range.end - 1).range.start].0;
+            let right = &pairs[groups.get(leaves[i].range.start).range.start].0;
             leaves[i].low_key = separator(left, right);
         }
         levels.push(leaves);
@@ -728,77 +759,87 @@ impl Builder {
             levels.push(nodes);
         }
 
-        // Page numbers: root = 1, then the rest top-down, level by level.
+        // Page numbers: root = 1, then the rest top-down, level by level; then the
+        // overflow chains and duplicate trees, in the order the tree pages refer to them
+        // (internal pages top-down, then the leaves).
         let mut pgnos: Vec<Vec<u32>> = vec![Vec::new(); levels.len()];
-        let mut next: usize = 1;
+        let mut next: u64 = 1;
         for (li, level) in levels.iter().enumerate().rev() {
             for _ in level {
-                pgnos[li].push(u32::try_from(next).map_err(|_| too_many(next))?);
+                pgnos[li].push(u32::try_from(next).map_err(|_| too_many(next as usize))?);
                 next += 1;
             }
         }
-        // Pages are allocated as they are filled in (the meta page now).
-        let mut pages: Vec<Vec<u8>> = vec![Vec::new(); next];
-        pages[0] = vec![0u8; psz];
-
-        // Leaves.
-        let nleaves = levels[0].len();
-        for (i, leaf) in levels[0].iter().enumerate() {
-            let pgno = pgnos[0][i];
-            let prev = if i == 0 { 0 } else { pgnos[0][i - 1] };
-            let nxt = if i + 1 == nleaves { 0 } else { pgnos[0][i + 1] };
-            let mut page = vec![0u8; psz];
-            let mut hf = psz;
-            let mut slot = 0;
-            let put_item =
-                |page: &mut Vec<u8>, pages: &mut Vec<Vec<u8>>, hf: &mut usize, b: &[u8]| {
-                    *hf -= leaf_item(b);
-                    let at = *hf;
-                    if b.len() > ovfl {
-                        let first = put_overflow(pages, b, psz)?;
-                        write_boverflow(&mut page[at..at + BOVERFLOW_SIZE], first, b.len());
-                    } else {
-                        put_u16(page, at, b.len() as u16);
-                        page[at + 2] = B_KEYDATA;
-                        page[at + 3..at + 3 + b.len()].copy_from_slice(b);
+        enum Extra<'a> {
+            Over(&'a [u8]),
+            Tree(Vec<&'a [u8]>),
+        }
+        let mut listed: Vec<Extra<'_>> = Vec::new();
+        for li in (1..levels.len()).rev() {
+            for node in &levels[li] {
+                for c in node.range.clone().skip(1) {
+                    let key = &levels[li - 1][c].low_key;
+                    if key.len() > ovfl {
+                        listed.push(Extra::Over(key));
                     }
-                    Ok::<usize, Error>(at)
-                };
-            for g in &groups[leaf.range.clone()] {
-                let key = pairs[g.range.start].0;
-                let koff = put_item(&mut page, &mut pages, &mut hf, key)?;
-                if g.off {
-                    let values: Vec<&[u8]> = pairs[g.range.clone()].iter().map(|p| p.1).collect();
-                    let first = u32::try_from(pages.len()).map_err(|_| too_many(pages.len()))?;
-                    let (root, tree) = crate::dups::write_tree(&values, psz, first, ovfl);
-                    pages.extend(tree);
-                    hf -= BOVERFLOW_SIZE;
-                    let item = &mut page[hf..hf + BOVERFLOW_SIZE];
-                    write_boverflow(item, root, 0);
-                    item[2] = B_DUPLICATE;
-                    for (n, off) in [koff, hf].into_iter().enumerate() {
-                        put_u16(&mut page, PAGE_HEADER_SIZE + 2 * (slot + n), off as u16);
-                    }
-                    slot += 2;
-                    continue;
-                }
-                for (_, v) in &pairs[g.range.clone()] {
-                    let voff = put_item(&mut page, &mut pages, &mut hf, v)?;
-                    for (n, off) in [koff, voff].into_iter().enumerate() {
-                        put_u16(&mut page, PAGE_HEADER_SIZE + 2 * (slot + n), off as u16);
-                    }
-                    slot += 2;
                 }
             }
-            write_header(&mut page, pgno, prev, nxt, slot as u16, hf, 1, P_LBTREE);
-            pages[pgno as usize] = page;
         }
+        for g in groups.iter(0..groups.len()) {
+            let key = pairs[g.range.start].0;
+            if key.len() > ovfl {
+                listed.push(Extra::Over(key));
+            }
+            if g.off {
+                let values = pairs[g.range.clone()].iter().map(|p| p.1).collect();
+                listed.push(Extra::Tree(values));
+            } else {
+                for (_, v) in &pairs[g.range.clone()] {
+                    if v.len() > ovfl {
+                        listed.push(Extra::Over(v));
+                    }
+                }
+            }
+        }
+        let mut extras: Vec<(u32, Extra<'_>)> = Vec::with_capacity(listed.len());
+        for extra in listed {
+            let first = u32::try_from(next).map_err(|_| too_many(next as usize))?;
+            next += match &extra {
+                Extra::Over(b) => b.len().div_ceil(per),
+                Extra::Tree(values) => crate::dups::tree_pages(values, psz, ovfl),
+            } as u64;
+            extras.push((first, extra));
+        }
+        let last = u32::try_from(next - 1).map_err(|_| too_many(next as usize))?;
+        let io = |source| Error::Io {
+            path: PathBuf::from("<btree output>"),
+            source,
+        };
 
-        // Internal pages.
-        for li in 1..levels.len() {
+        // Meta page.
+        let mut page = vec![0u8; psz];
+        put_u32(&mut page, 4, 1);
+        put_u32(&mut page, 12, BTREE_MAGIC);
+        put_u32(&mut page, 16, page::VERSION);
+        put_u32(&mut page, 20, ps);
+        page[25] = P_BTREEMETA;
+        put_u32(&mut page, 32, last);
+        if self.duplicates {
+            put_u32(&mut page, 48, BTM_DUP);
+        }
+        page[52..72].copy_from_slice(&file_id());
+        put_u32(&mut page, 76, MINKEY as u32);
+        put_u32(&mut page, 84, 0x20);
+        put_u32(&mut page, 88, 1);
+        out.write_all(&page).map_err(io)?;
+
+        // Pages referring to extras take them in this order.
+        let mut xi = 0usize;
+
+        // Internal pages, top-down.
+        for li in (1..levels.len()).rev() {
             for (i, node) in levels[li].iter().enumerate() {
-                let pgno = pgnos[li][i];
-                let mut page = vec![0u8; psz];
+                page.fill(0);
                 let mut hf = psz;
                 let mut slot = 0;
                 for c in node.range.clone() {
@@ -810,7 +851,8 @@ impl Builder {
                     let child = pgnos[li - 1][c];
                     hf -= internal_item(key);
                     if key.len() > ovfl {
-                        let first = put_overflow(&mut pages, key, psz)?;
+                        let first = extras[xi].0;
+                        xi += 1;
                         put_u16(&mut page, hf, BOVERFLOW_SIZE as u16);
                         page[hf + 2] = B_OVERFLOW;
                         put_u32(&mut page, hf + 4, child);
@@ -826,38 +868,113 @@ impl Builder {
                     put_u16(&mut page, PAGE_HEADER_SIZE + 2 * slot, hf as u16);
                     slot += 1;
                 }
+                let level = (li + 1) as u8;
                 write_header(
                     &mut page,
-                    pgno,
+                    pgnos[li][i],
                     0,
                     0,
                     slot as u16,
                     hf,
-                    (li + 1) as u8,
+                    level,
                     P_IBTREE,
                 );
-                pages[pgno as usize] = page;
+                out.write_all(&page).map_err(io)?;
             }
         }
 
-        // Meta page.
-        let last = u32::try_from(pages.len() - 1).map_err(|_| too_many(pages.len()))?;
-        let meta = &mut pages[0];
-        put_u32(meta, 4, 1);
-        put_u32(meta, 12, BTREE_MAGIC);
-        put_u32(meta, 16, page::VERSION);
-        put_u32(meta, 20, ps);
-        meta[25] = P_BTREEMETA;
-        put_u32(meta, 32, last);
-        if self.duplicates {
-            put_u32(meta, 48, BTM_DUP);
+        // Leaves.
+        let put_item = |page: &mut [u8], hf: &mut usize, xi: &mut usize, b: &[u8]| {
+            *hf -= leaf_item(b);
+            let at = *hf;
+            if b.len() > ovfl {
+                let first = extras[*xi].0;
+                *xi += 1;
+                write_boverflow(&mut page[at..at + BOVERFLOW_SIZE], first, b.len());
+            } else {
+                put_u16(page, at, b.len() as u16);
+                page[at + 2] = B_KEYDATA;
+                page[at + 3..at + 3 + b.len()].copy_from_slice(b);
+                // Padding up to the 4-byte boundary.
+                page[at + 3 + b.len()..at + align4(b.len() + 3)].fill(0);
+            }
+            at
+        };
+        let nleaves = levels[0].len();
+        for (i, leaf) in levels[0].iter().enumerate() {
+            let pgno = pgnos[0][i];
+            let prev = if i == 0 { 0 } else { pgnos[0][i - 1] };
+            let nxt = if i + 1 == nleaves { 0 } else { pgnos[0][i + 1] };
+            let mut hf = psz;
+            let mut slot = 0;
+            // The leaf's pairs lie anywhere in memory: read a byte of each first, so
+            // that their cache misses overlap instead of stalling the copies one by one.
+            let span = if leaf.range.is_empty() {
+                0..0
+            } else {
+                groups.get(leaf.range.start).range.start..groups.get(leaf.range.end - 1).range.end
+            };
+            let mut touch = 0u8;
+            for (k, v) in &pairs[span] {
+                touch ^= k.first().copied().unwrap_or(0) ^ v.first().copied().unwrap_or(0);
+            }
+            std::hint::black_box(touch);
+            for g in groups.iter(leaf.range.clone()) {
+                let key = pairs[g.range.start].0;
+                let koff = put_item(&mut page, &mut hf, &mut xi, key);
+                let mut pair_slots = |page: &mut [u8], voff: usize| {
+                    put_u16(page, PAGE_HEADER_SIZE + 2 * slot, koff as u16);
+                    put_u16(page, PAGE_HEADER_SIZE + 2 * slot + 2, voff as u16);
+                    slot += 2;
+                };
+                if g.off {
+                    let (first, Extra::Tree(values)) = &extras[xi] else {
+                        unreachable!("extras are listed in page order")
+                    };
+                    xi += 1;
+                    let root = crate::dups::tree_root(values, psz, *first, ovfl);
+                    hf -= BOVERFLOW_SIZE;
+                    write_boverflow(&mut page[hf..hf + BOVERFLOW_SIZE], root, 0);
+                    page[hf + 2] = B_DUPLICATE;
+                    pair_slots(&mut page, hf);
+                    continue;
+                }
+                for (_, v) in &pairs[g.range.clone()] {
+                    let voff = put_item(&mut page, &mut hf, &mut xi, v);
+                    pair_slots(&mut page, voff);
+                }
+            }
+            page[PAGE_HEADER_SIZE + 2 * slot..hf].fill(0);
+            write_header(&mut page, pgno, prev, nxt, slot as u16, hf, 1, P_LBTREE);
+            out.write_all(&page).map_err(io)?;
         }
-        meta[52..72].copy_from_slice(&file_id());
-        put_u32(meta, 76, MINKEY as u32);
-        put_u32(meta, 84, 0x20);
-        put_u32(meta, 88, 1);
+        debug_assert_eq!(xi, extras.len());
 
-        Ok(pages)
+        // Overflow chains and duplicate trees.
+        for (first, extra) in &extras {
+            match extra {
+                Extra::Over(data) => {
+                    let chunks = data.len().div_ceil(per);
+                    for (j, chunk) in data.chunks(per).enumerate() {
+                        page.fill(0);
+                        let pg = first + j as u32;
+                        let prev = if j == 0 { 0 } else { pg - 1 };
+                        let nx = if j + 1 == chunks { 0 } else { pg + 1 };
+                        write_header(&mut page, pg, prev, nx, 1, chunk.len(), 0, P_OVERFLOW);
+                        page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + chunk.len()]
+                            .copy_from_slice(chunk);
+                        out.write_all(&page).map_err(io)?;
+                    }
+                }
+                Extra::Tree(values) => {
+                    let (_, tree) = crate::dups::write_tree(values, psz, *first, ovfl);
+                    for p in tree {
+                        out.write_all(&p).map_err(io)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -905,23 +1022,6 @@ fn write_boverflow(item: &mut [u8], first: u32, len: usize) {
     item[3] = 0;
     put_u32(item, 4, first);
     put_u32(item, 8, len as u32);
-}
-
-/// Append an overflow chain holding `data`; returns its first page number.
-fn put_overflow(pages: &mut Vec<Vec<u8>>, data: &[u8], psz: usize) -> Result<u32> {
-    let per = psz - PAGE_HEADER_SIZE;
-    let first = pages.len();
-    let chunks = data.len().div_ceil(per);
-    let pg = |i: usize| u32::try_from(first + i).map_err(|_| too_many(first + i));
-    for (i, chunk) in data.chunks(per).enumerate() {
-        let mut page = vec![0u8; psz];
-        let prev = if i == 0 { 0 } else { pg(i - 1)? };
-        let next = if i + 1 == chunks { 0 } else { pg(i + 1)? };
-        write_header(&mut page, pg(i)?, prev, next, 1, chunk.len(), 0, P_OVERFLOW);
-        page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
-        pages.push(page);
-    }
-    pg(0)
 }
 
 /// A file id in libdb's shape: 16 varying bytes (time, process, per-call randomness)

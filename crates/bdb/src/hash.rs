@@ -333,6 +333,11 @@ impl Reader {
         })
     }
 
+    /// Whether the file stores duplicates (meta flag DUP).
+    pub fn has_duplicates(&self) -> bool {
+        self.order.u32(&self.bytes, 48) & DB_HASH_DUP != 0
+    }
+
     fn corrupt(&self, page: u32, what: impl Into<String>) -> Error {
         Error::Corrupt {
             path: self.path.clone(),
@@ -916,6 +921,8 @@ struct Sim<'a> {
     heads: Vec<u32>,
     /// Length of the prefix every key shares (skipped by `Slot::skey`).
     common: usize,
+    /// About how many pairs a full page holds (room reserved on a new page).
+    per_page: usize,
     max_bucket: u32,
     high_mask: u32,
     low_mask: u32,
@@ -933,6 +940,7 @@ impl<'a> Sim<'a> {
             unused: Vec::new(),
             heads: Vec::new(),
             common: 0,
+            per_page: 0,
             // A new file has two buckets.
             max_bucket: 1,
             high_mask: 1,
@@ -947,7 +955,7 @@ impl<'a> Sim<'a> {
 
     fn new_page(&mut self) -> u32 {
         let fresh = SimPage {
-            items: Vec::new(),
+            items: Vec::with_capacity(self.per_page),
             free: (self.ps - HDR) as u32,
             next: NONE,
         };
@@ -1044,6 +1052,14 @@ impl<'a> Sim<'a> {
             });
         }
         if n > 0 {
+            let bytes: usize = (0..n.min(1000))
+                .map(|i| {
+                    let (k, v) = self.pairs.get(i);
+                    self.item_size(k.len()) as usize + self.item_size(v.len()) as usize + 4
+                })
+                .sum();
+            let room = self.ps - HDR;
+            self.per_page = (room * n.min(1000) / bytes.max(1)).clamp(1, room / 6);
             let first = self.pairs.key(0);
             self.common = (1..n).fold(first.len(), |c, i| {
                 let k = self.pairs.key(i);

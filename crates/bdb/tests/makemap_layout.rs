@@ -260,3 +260,73 @@ fn deep_duplicate_trees_verify() {
         assert_eq!(dumped.len(), lines.len());
     }
 }
+
+/// Real sendmail answers `/map` lookups on maps cfmap wrote with duplicates (on-page and
+/// in a duplicate tree): the first value of a key, as from makemap's `-d` maps.
+#[test]
+fn sendmail_reads_duplicate_maps() {
+    if !need_tool("sendmail") || !need_tool("unshare") || !cfmap_testkit::need_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // sendmail refuses maps below a world-writable directory (/tmp may be one).
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut lines: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for i in 0..1000 {
+        lines.push((b"many.example".to_vec(), format!("MANY{i}").into_bytes()));
+        if i < 3 {
+            lines.push((b"few.example".to_vec(), format!("FEW{i}").into_bytes()));
+        }
+    }
+    lines.push((b"single.example".to_vec(), b"ONE".to_vec()));
+    let mut cf = String::from("V10/Berkeley\nDjvm.example.com\n");
+    for ty in ["btree", "hash"] {
+        let path = d.join(format!("dups-{ty}.db"));
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        if ty == "hash" {
+            let mut b = Builder::new().duplicates(true);
+            for (k, v) in &lines {
+                b.insert(k, v);
+            }
+            b.write_to(&mut f).unwrap();
+        } else {
+            let mut b = cfmap_bdb::btree::Builder::new().duplicates(true);
+            for (k, v) in &lines {
+                b.insert(k, v);
+            }
+            b.write_to(&mut f).unwrap();
+        }
+        drop(f);
+        cf.push_str(&format!(
+            "K{ty} {ty} {}\n",
+            d.join(format!("dups-{ty}")).display()
+        ));
+    }
+    cf.push_str("S0\nR$*\t$#local $: $1\nMlocal, P=/bin/true, F=lsm, S=0, R=0, A=true\n");
+    std::fs::write(d.join("test.cf"), cf).unwrap();
+    let mut input = String::new();
+    for ty in ["btree", "hash"] {
+        for k in [
+            "many.example",
+            "few.example",
+            "single.example",
+            "none.example",
+        ] {
+            input.push_str(&format!("/map {ty} {k}\n"));
+        }
+    }
+    let out = cfmap_testkit::sendmail_bt(d, "test.cf", &input);
+    for ty in ["btree", "hash"] {
+        for (k, v) in [
+            ("many.example", "MANY0"),
+            ("few.example", "FEW0"),
+            ("single.example", "ONE"),
+        ] {
+            let line = format!("map_lookup: {ty} ({k}) returns {v} (0)");
+            assert!(out.contains(&line), "missing {line:?} in:\n{out}");
+        }
+        let line = format!("map_lookup: {ty} (none.example) no match (0)");
+        assert!(out.contains(&line), "missing {line:?} in:\n{out}");
+    }
+}
