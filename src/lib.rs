@@ -16,3 +16,4 @@ pub mod maps;
 pub mod meta;
 pub mod prescan;
 pub mod sysexits;
+pub mod verify;

@@ -2,6 +2,7 @@
 //! its arguments, calls the library, prints, and returns an exit code; only `main`
 //! exits.
 
+pub mod cache;
 pub mod check;
 pub mod compile;
 pub mod dump;
@@ -11,6 +12,7 @@ pub mod makemap;
 pub mod progress;
 pub mod query;
 pub mod test;
+pub mod verify;
 
 use std::path::Path;
 
@@ -96,6 +98,8 @@ pub enum Command {
     Query(query::QueryArgs),
     Test(test::TestArgs),
     Check(check::CheckArgs),
+    Verify(verify::VerifyArgs),
+    Cache(cache::CacheArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -110,6 +114,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Query(a) => query::run(a),
         Command::Test(a) => test::run(a),
         Command::Check(a) => check::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Cache(a) => cache::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }
