@@ -35,6 +35,7 @@ complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "test" -d 'Run rulesets 
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "check" -d 'Check expected ruleset results, for CI'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "verify" -d 'Verify recipients against the mailbox server over SMTP, with a cache of positive answers shared with Perl filters'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "cache" -d 'Look after the positive verification cache (an SDBM_File pair NAME.dir + NAME.pag)'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "serve" -d 'Answer sendmail socket map (and Postfix socketmap) lookups from map files and from recipient verification'
 complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l format -d 'Output format (see OUTPUT FORMATS below)' -r -f -a "human\t'Reports with source snippets'
 short\t'`file:line:col: severity[rule]: message`'
 json\t'One JSON array'
@@ -127,3 +128,21 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subco
 complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l listen -d 'Where to listen: unix:PATH, inet:PORT@ADDR (default ADDR 127.0.0.1) or inet6:PORT@ADDR; ADDR must be numeric and loopback unless --allow-remote' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l map -d 'A map file to answer for: NAME=TYPE:PATH (PATH as on a K line; suffixes added)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l verify -d 'The map name answered by recipient verification' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l cache -d 'The positive cache: NAME.dir and NAME.pag (Perl SDBM_File), as in `tie %h, \'SDBM_File\', NAME`. Without it nothing is cached' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l max-age -d 'Cache entries older than this are ignored (units s, m, h, d, w; default seconds)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l server -d 'The server to ask for every recipient' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l mailertable -d 'Ask the host the recipient domain\'s mailertable entry names (`esmtp:[host]`); TYPE is btree, hash, dbm or cdb, PATH the map as on a K line' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l port -d 'Port for mailertable hosts and a --server without one' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l helo -d 'The name to give in EHLO/HELO (default: this machine\'s host name)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l sender -d 'The MAIL FROM address (default: the null sender <>)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l timeout -d 'Bound on one whole dialogue, connection included (units as --max-age)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l max-request -d 'Largest request accepted, in bytes; a longer one gets PERM and the connection is closed' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l idle-timeout -d 'Close a client that sends nothing for this long (units s, m, h, d, w)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l request-timeout -d 'Close a client whose request is not complete this long after its first byte' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l max-clients -d 'Most clients served at once; more are closed at once' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l allow-remote -d 'Allow an inet address that is not loopback'
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -s V -l version -d 'Print version'

@@ -11,6 +11,7 @@ pub mod lint;
 pub mod makemap;
 pub mod progress;
 pub mod query;
+pub mod serve;
 pub mod test;
 pub mod verify;
 
@@ -100,6 +101,7 @@ pub enum Command {
     Check(check::CheckArgs),
     Verify(verify::VerifyArgs),
     Cache(cache::CacheArgs),
+    Serve(serve::ServeArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -116,6 +118,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check(a) => check::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Cache(a) => cache::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }
