@@ -139,6 +139,8 @@ impl Verifier {
         };
         let key = rcpt.cache_key();
         let mut warnings = Vec::new();
+        // A damaged cache is neither used nor written (module docs of `cache`).
+        let mut cache_damaged = false;
         if let Some(cache) = &self.cache {
             match cache.lookup(&key) {
                 Ok(Some(stamp)) if cache::is_fresh(stamp, now, self.settings.max_age) => {
@@ -153,7 +155,10 @@ impl Verifier {
                     };
                 }
                 Ok(_) => {}
-                Err(e) => warnings.push(format!("cache not used: {e}")),
+                Err(e) => {
+                    cache_damaged = e.is_corrupt();
+                    warnings.push(format!("cache not used: {e}"));
+                }
             }
         }
         let mut verdict = match self.router.route(&rcpt.domain()) {
@@ -171,7 +176,7 @@ impl Verifier {
         };
         if verdict.action == Action::Continue
             && let Some(cache) = &self.cache
-            && !warnings.iter().any(|w| w.contains("corrupt"))
+            && !cache_damaged
             && let Err(e) = cache.record(&key, now)
         {
             warnings.push(format!("answer not cached: {e}"));
@@ -185,7 +190,9 @@ impl Verifier {
             server: String::new(),
             reason: "no host".into(),
         });
+        let mut asked = hosts.first().cloned().unwrap_or_default();
         for host in hosts {
+            asked = host.clone();
             result = smtp::ask(host, port, &self.settings.client, rcpt);
             if !matches!(result, Err(smtp::SmtpError::Connect { .. })) {
                 break;
@@ -203,7 +210,7 @@ impl Verifier {
                 let r = answer.reply;
                 let class = r.code / 100;
                 let dsn = r.dsn.clone().unwrap_or_else(|| format!("{class}.0.0"));
-                let host = hosts.first().cloned().unwrap_or_default();
+                let host = asked;
                 let src = Source::Server(format!("{host}:{port}"));
                 match (answer.stage, class) {
                     (smtp::Stage::RcptTo, 2) => (Action::Continue, r.code, dsn, r.text, src),
