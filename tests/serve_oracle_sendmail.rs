@@ -8,7 +8,8 @@
 //! loopback only, fixed /etc files (with a postfix user and a postdrop group, so this
 //! machine's /etc/passwd is never changed), nothing reachable from outside. Phase 2
 //! stops Postfix and asks again: the recipients accepted in phase 1 are still accepted,
-//! from the cache; the others are temporary failures.
+//! from the cache; the others are temporary failures. Last, Postfix's own socketmap
+//! client (`postmap -q KEY socketmap:inet:127.0.0.1:7777:NAME`) asks the same server.
 
 mod verify_support;
 
@@ -122,18 +123,19 @@ fn sendmail_asks_cfmap_serve_which_asks_postfix() {
         "busy@example.com 450 4.2.1 Mailbox busy\n",
     )
     .unwrap();
-    let mut mk = Command::new(env!("CARGO_BIN_EXE_cfmap"))
-        .current_dir(d)
-        .args(["makemap", "hash", "mailertable"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut mk.stdin.take().unwrap(),
-        b"example.com esmtp:[127.0.0.1]\n",
-    )
-    .unwrap();
-    assert!(mk.wait().unwrap().success());
+    for (name, src) in [
+        ("mailertable", "example.com esmtp:[127.0.0.1]\n"),
+        ("access", "example.com RELAY\n"),
+    ] {
+        let mut mk = Command::new(env!("CARGO_BIN_EXE_cfmap"))
+            .current_dir(d)
+            .args(["makemap", "hash", name])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut mk.stdin.take().unwrap(), src.as_bytes()).unwrap();
+        assert!(mk.wait().unwrap().success());
+    }
 
     let script = format!(
         r#"set -u
@@ -147,7 +149,8 @@ $PF/usr/sbin/postmap -c $PD/etc $PD/etc/access || exit 1
 $PF/usr/sbin/postfix -c $PD/etc check >$D/postfix-check.log 2>&1
 $PF/usr/sbin/postfix -c $PD/etc start >$D/postfix-start.log 2>&1 || exit 1
 $CFMAP serve --listen inet:7777@127.0.0.1 --verify vrc --cache $D/rcpt \
-    --mailertable hash:$D/mailertable --port 2525 --helo relay.example.com 2>$D/serve.log &
+    --mailertable hash:$D/mailertable --port 2525 --helo relay.example.com \
+    --map acc=hash:$D/access 2>$D/serve.log &
 SERVE=$!
 for p in 2525 7777; do
   for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.05; done
@@ -158,6 +161,12 @@ $SM < $D/input 2>&1
 $PF/usr/sbin/postfix -c $PD/etc stop >/dev/null 2>&1
 echo "== phase 2: Postfix stopped"
 $SM < $D/input 2>&1
+echo "== Postfix's own socketmap client (postmap -q)"
+for q in "example.com acc" "other.org acc" "alice@example.com vrc" "carol@example.com vrc" "x nosuch"; do
+  set -- $q
+  $PF/usr/sbin/postmap -c $PD/etc -q $1 socketmap:inet:127.0.0.1:7777:$2 2>&1 | sed 's/query error: .*/query error/'
+  echo "exit ${{PIPESTATUS[0]}}"
+done
 kill $SERVE; wait $SERVE; echo "== cfmap serve exit $?"
 "#,
         d = d.display(),
