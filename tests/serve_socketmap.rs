@@ -392,3 +392,39 @@ fn only_loopback_unless_told_and_bad_setups() {
     let (_, err, code) = run(&["serve", "--listen", "inet:0@127.0.0.1", "--verify", "v"]);
     assert_eq!(code, 64, "{err}");
 }
+
+#[test]
+fn clients_over_the_limit_are_closed_and_the_limit_frees_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    makemap(tmp.path(), "hash", "m", "k v\n");
+    let serve = Serve::start(
+        tmp.path(),
+        &[
+            "--listen",
+            "inet:0@127.0.0.1",
+            "--map",
+            "m=hash:m",
+            "--max-clients",
+            "1",
+        ],
+    );
+    let mut first = serve.connect();
+    assert_eq!(ask(&mut first, "m k"), "OK v");
+    let mut second = serve.connect();
+    second.write_all(b"3:m k,").unwrap();
+    assert!(closed(&mut second), "a second client is over the limit");
+    assert_eq!(ask(&mut first, "m k"), "OK v");
+    drop(first);
+    // The first client's thread notices the close and frees its place.
+    let mut third = None;
+    for _ in 0..100 {
+        let mut c = serve.connect();
+        c.write_all(b"3:m k,").unwrap();
+        if let Some(r) = read_reply(&mut c) {
+            third = Some(r);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(third.as_deref(), Some("OK v"));
+}

@@ -106,7 +106,7 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l mailertable -d 'A
 complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l port -d 'Port for mailertable hosts and a --server without one' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l helo -d 'The name to give in EHLO/HELO (default: this machine\'s host name)' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l sender -d 'The MAIL FROM address (default: the null sender <>)' -r
-complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l timeout -d 'Bound on one whole dialogue, connection included (units as --max-age)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l timeout -d 'Bound on one whole dialogue, connection included (units as --max-age). Under cfmap serve, keep it below the socket map\'s timeout (the K line\'s -d, 30 s by default in sendmail) so that sendmail gets a TEMP answer rather than a timeout' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l format -d 'Output format' -r -f -a "text\t'One line per recipient: RCPT, action, code, DSN, text, source, TAB-separated'
 json\t'One JSON array of objects'"
 complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -138,7 +138,7 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l mailertable -d 'As
 complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l port -d 'Port for mailertable hosts and a --server without one' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l helo -d 'The name to give in EHLO/HELO (default: this machine\'s host name)' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l sender -d 'The MAIL FROM address (default: the null sender <>)' -r
-complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l timeout -d 'Bound on one whole dialogue, connection included (units as --max-age)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l timeout -d 'Bound on one whole dialogue, connection included (units as --max-age). Under cfmap serve, keep it below the socket map\'s timeout (the K line\'s -d, 30 s by default in sendmail) so that sendmail gets a TEMP answer rather than a timeout' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l max-request -d 'Largest request accepted, in bytes; a longer one gets PERM and the connection is closed' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l idle-timeout -d 'Close a client that sends nothing for this long (units s, m, h, d, w)' -r
 complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l request-timeout -d 'Close a client whose request is not complete this long after its first byte' -r

@@ -58,8 +58,10 @@ pub struct VerifyOptions {
     /// The MAIL FROM address (default: the null sender <>).
     #[arg(long, value_name = "ADDR", default_value = "")]
     pub sender: String,
-    /// Bound on one whole dialogue, connection included (units as --max-age).
-    #[arg(long, value_name = "S", default_value = "30", value_parser = parse_duration)]
+    /// Bound on one whole dialogue, connection included (units as --max-age). Under
+    /// cfmap serve, keep it below the socket map's timeout (the K line's -d, 30 s by
+    /// default in sendmail) so that sendmail gets a TEMP answer rather than a timeout.
+    #[arg(long, value_name = "S", default_value = "20", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
 }
 
