@@ -130,4 +130,21 @@ mod tests {
             Err(NetstringError::TooLong { .. })
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn encoded_payloads_read_back(payload in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let wire = encode(&payload);
+            let mut src = &wire[..];
+            proptest::prop_assert_eq!(read(&mut src, 200).unwrap(), payload);
+            proptest::prop_assert!(src.is_empty());
+        }
+
+        #[test]
+        fn any_bytes_give_a_payload_within_the_limit_or_an_error(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            if let Ok(p) = read(&mut &bytes[..], 16) {
+                proptest::prop_assert!(p.len() <= 16);
+            }
+        }
+    }
 }
