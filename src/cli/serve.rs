@@ -56,17 +56,23 @@ pub struct ServeArgs {
 
 const SERVE_AFTER_HELP: &str = "\
 SENDMAIL:
-  In the .cf (or with FEATURE-free LOCAL_CONFIG / LOCAL_RULESETS in the .mc):
+  In the .cf (in a .mc: the K line under LOCAL_CONFIG, the ruleset under
+  LOCAL_RULESETS); this is what tests/serve_oracle_sendmail.rs runs in real sendmail:
 
     Kvrc socket -T<TEMP> inet:7777@127.0.0.1
     Scheck_rcpt
-    R$*\t\t$: < $(vrc $1 $: NOTFOUND $) >
-    R< OK >\t\t$@ OK
-    R< NOTFOUND >\t$#error $@ 5.1.1 $: \"550 User unknown\"
-    R$* < TEMP > $*\t$#error $@ 4.4.3 $: \"451 Cannot verify recipient now\"
+    R$*\t\t\t$: < $(vrc $1 $: NOTFOUND $) >
+    R< OK >\t\t\t$@ OK
+    R< NOTFOUND >\t\t$#error $@ 5.1.1 $: \"550 User unknown\"
+    R< $* < TEMP > >\t$#error $@ 4.4.3 $: \"451 Cannot verify now\"
 
   sendmail sends the key lower-cased unless the K line has -f, with the angle brackets
   check_rcpt was given; verification drops them.
+
+POSTFIX:
+  smtpd_recipient_restrictions = ..., check_recipient_access socketmap:inet:127.0.0.1:7777:vrc, ...
+  A verified recipient is the access action OK; an invalid one is not found (the next
+  restriction decides); a temporary failure makes Postfix answer 451.
 
 SIGNALS:
   SIGTERM, SIGINT  stop accepting, finish the requests in hand, remove a unix socket, exit 0.
