@@ -496,9 +496,8 @@ impl<'a> Lookups<'a> {
             }
         }
         let (verifier, _) = &self.verifiers[name];
-        if verify::address::Recipient::parse(key).is_err() {
-            let v = verifier.verify(key, verify::now());
-            return format!("PERM {} {} {}", v.code, v.dsn, v.text).into_bytes();
+        if let Err(e) = verify::address::Recipient::parse(key) {
+            return format!("PERM 501 5.1.3 bad address: {e}").into_bytes();
         }
         let v = verifier.verify(key, verify::now());
         for w in &v.warnings {
