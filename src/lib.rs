@@ -15,4 +15,6 @@ pub mod makemap;
 pub mod maps;
 pub mod meta;
 pub mod prescan;
+pub mod serve;
 pub mod sysexits;
+pub mod verify;

@@ -33,6 +33,9 @@ complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "dump" -d 'Print every r
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "query" -d 'Look keys up in a map and print their values, like `postmap -q`'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "test" -d 'Run rulesets on addresses exactly as `sendmail -bt` does'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "check" -d 'Check expected ruleset results, for CI'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "verify" -d 'Verify recipients against the mailbox server over SMTP, with a cache of positive answers shared with Perl filters'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "cache" -d 'Look after the positive verification cache (an SDBM_File pair NAME.dir + NAME.pag)'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "serve" -d 'Answer sendmail socket map (and Postfix socketmap) lookups from map files and from recipient verification'
 complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l format -d 'Output format (see OUTPUT FORMATS below)' -r -f -a "human\t'Reports with source snippets'
 short\t'`file:line:col: severity[rule]: message`'
 json\t'One JSON array'
@@ -96,3 +99,50 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l format -d 'Report 
 junit\t'JUnit XML: one testsuite per test file, one testcase per case'"
 complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l cache -d 'The positive cache: NAME.dir and NAME.pag (Perl SDBM_File), as in `tie %h, \'SDBM_File\', NAME`. Without it nothing is cached' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l max-age -d 'Cache entries older than this are ignored (units s, m, h, d, w; default seconds)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l server -d 'The server to ask for every recipient' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l mailertable -d 'Ask the host the recipient domain\'s mailertable entry names (`esmtp:[host]`); TYPE is btree, hash, dbm or cdb, PATH the map as on a K line' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l port -d 'Port for mailertable hosts and a --server without one' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l helo -d 'The name to give in EHLO/HELO (default: this machine\'s host name)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l sender -d 'The MAIL FROM address (default: the null sender <>)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l timeout -d 'Bound on one whole dialogue, connection included (units as --max-age). Under cfmap serve, keep it below the socket map\'s timeout (the K line\'s -d, 30 s by default in sendmail) so that sendmail gets a TEMP answer rather than a timeout' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -l format -d 'Output format' -r -f -a "text\t'One line per recipient: RCPT, action, code, DSN, text, source, TAB-separated'
+json\t'One JSON array of objects'"
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and not __fish_seen_subcommand_from list prune add remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and not __fish_seen_subcommand_from list prune add remove" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and not __fish_seen_subcommand_from list prune add remove" -f -a "list" -d 'List every entry: address, unix time, date (UTC), fresh or expired'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and not __fish_seen_subcommand_from list prune add remove" -f -a "prune" -d 'Delete the entries older than --max-age; print how many went and stayed'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and not __fish_seen_subcommand_from list prune add remove" -f -a "add" -d 'Record addresses as valid now (or at --time)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and not __fish_seen_subcommand_from list prune add remove" -f -a "remove" -d 'Delete addresses'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from list" -l max-age -d 'Entries older than this are shown as expired' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from prune" -l max-age -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from add" -l time -d 'The unix time to record (default: now)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c cfmap -n "__fish_cfmap_using_subcommand cache; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l listen -d 'Where to listen: unix:PATH, inet:PORT@ADDR (default ADDR 127.0.0.1) or inet6:PORT@ADDR; ADDR must be numeric and loopback unless --allow-remote' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l map -d 'A map file to answer for: NAME=TYPE:PATH (PATH as on a K line; suffixes added)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l verify -d 'The map name answered by recipient verification' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l cache -d 'The positive cache: NAME.dir and NAME.pag (Perl SDBM_File), as in `tie %h, \'SDBM_File\', NAME`. Without it nothing is cached' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l max-age -d 'Cache entries older than this are ignored (units s, m, h, d, w; default seconds)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l server -d 'The server to ask for every recipient' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l mailertable -d 'Ask the host the recipient domain\'s mailertable entry names (`esmtp:[host]`); TYPE is btree, hash, dbm or cdb, PATH the map as on a K line' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l port -d 'Port for mailertable hosts and a --server without one' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l helo -d 'The name to give in EHLO/HELO (default: this machine\'s host name)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l sender -d 'The MAIL FROM address (default: the null sender <>)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l timeout -d 'Bound on one whole dialogue, connection included (units as --max-age). Under cfmap serve, keep it below the socket map\'s timeout (the K line\'s -d, 30 s by default in sendmail) so that sendmail gets a TEMP answer rather than a timeout' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l max-request -d 'Largest request accepted, in bytes; a longer one gets PERM and the connection is closed' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l idle-timeout -d 'Close a client that sends nothing for this long (units s, m, h, d, w)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l request-timeout -d 'Close a client whose request is not complete this long after its first byte' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l max-clients -d 'Most clients served at once; more are closed at once' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l allow-remote -d 'Allow an inet address that is not loopback'
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -s V -l version -d 'Print version'

@@ -2,6 +2,7 @@
 //! its arguments, calls the library, prints, and returns an exit code; only `main`
 //! exits.
 
+pub mod cache;
 pub mod check;
 pub mod compile;
 pub mod dump;
@@ -10,7 +11,9 @@ pub mod lint;
 pub mod makemap;
 pub mod progress;
 pub mod query;
+pub mod serve;
 pub mod test;
+pub mod verify;
 
 use std::path::Path;
 
@@ -96,6 +99,9 @@ pub enum Command {
     Query(query::QueryArgs),
     Test(test::TestArgs),
     Check(check::CheckArgs),
+    Verify(verify::VerifyArgs),
+    Cache(cache::CacheArgs),
+    Serve(serve::ServeArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -110,6 +116,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Query(a) => query::run(a),
         Command::Test(a) => test::run(a),
         Command::Check(a) => check::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Cache(a) => cache::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }
