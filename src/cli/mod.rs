@@ -88,7 +88,8 @@ EXAMPLES:
 
 SEE ALSO:
   cfmap-lint(1), cfmap-compile(1), cfmap-test(1), cfmap-check(1), cfmap-makemap(1),
-  cfmap-dump(1), cfmap-query(1), sendmail(8), makemap(8)";
+  cfmap-dump(1), cfmap-query(1), cfmap-verify(1), cfmap-cache(1), cfmap-serve(1),
+  sendmail(8), makemap(8)";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
