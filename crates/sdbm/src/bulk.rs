@@ -392,8 +392,9 @@ impl Builder {
 
 /// Writes blocks of `len` bytes at `index · len` … into a new (or truncated) file of
 /// `file_len` bytes, in one write per run of blocks in the same 4096-byte file-system
-/// block or adjacent ones; the gaps between blocks inside one such block are written as
-/// zeros (they take no more disk), longer gaps stay holes.
+/// block or adjacent ones, padded to whole file-system blocks; the gaps between blocks
+/// inside one such block are written as zeros (they take no more disk), longer gaps
+/// stay holes.
 fn write_blocks<'a>(
     path: &Path,
     blocks: impl Iterator<Item = (u64, &'a [u8])>,
@@ -417,8 +418,19 @@ fn write_blocks<'a>(
     if file.metadata().map_err(io)?.len() != 0 {
         file.set_len(0).map_err(io)?;
     }
-    let mut run: Vec<u8> = Vec::with_capacity(RUN + FS_BLOCK as usize);
+    // Runs are padded with zeros to whole file-system blocks: a write of whole blocks
+    // into a hole is the kernel's fast path (no zeroing of the rest of the block), and
+    // the blocks are allocated anyway.
+    let fs_block = |offset: u64| offset / FS_BLOCK * FS_BLOCK;
+    let mut run: Vec<u8> = Vec::with_capacity(RUN + 2 * FS_BLOCK as usize);
     let mut run_start = 0u64;
+    let flush = |run: &mut Vec<u8>, run_start: u64| -> Result<(), Error> {
+        let padded = (run.len() as u64).next_multiple_of(FS_BLOCK) as usize;
+        run.resize(padded, 0);
+        write_all_at(&file, run, run_start).map_err(io)?;
+        run.clear();
+        Ok(())
+    };
     for (index, bytes) in blocks {
         let offset = index * bytes.len() as u64;
         let run_end = run_start + run.len() as u64;
@@ -427,17 +439,16 @@ fn write_blocks<'a>(
             && offset / FS_BLOCK <= run_end.div_ceil(FS_BLOCK)
             && run.len() < RUN;
         if !joins && !run.is_empty() {
-            write_all_at(&file, &run, run_start).map_err(io)?;
-            run.clear();
+            flush(&mut run, run_start)?;
         }
         if run.is_empty() {
-            run_start = offset;
+            run_start = fs_block(offset);
         }
         run.resize((offset - run_start) as usize, 0);
         run.extend_from_slice(bytes);
     }
     if !run.is_empty() {
-        write_all_at(&file, &run, run_start).map_err(io)?;
+        flush(&mut run, run_start)?;
     }
     file.set_len(file_len).map_err(io)
 }
