@@ -358,6 +358,63 @@ mod tests {
     }
 
     #[test]
+    fn cached_lookups_follow_replacements_and_in_place_writes() {
+        use std::collections::BTreeMap;
+        // A fixed xorshift sequence of rebuilds, in-place stores and lookups; the map
+        // opened once must always answer as the model (and as a fresh open).
+        let d = tempfile::tempdir().unwrap();
+        let name = d.path().join("m");
+        let mut model: BTreeMap<String, String> = BTreeMap::new();
+        model.insert("seed".into(), "0".into());
+        let pairs: Vec<(String, String)> = model.clone().into_iter().collect();
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        build(&name, &refs);
+        let m = open(MapType::Dbm, &name).unwrap();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for step in 0..300 {
+            match next(10) {
+                0 => {
+                    // Rebuild with some of the keys and new values.
+                    model.retain(|_, _| next(3) != 0);
+                    for _ in 0..next(400) {
+                        model.insert(format!("k{}", next(2000)), format!("r{step}"));
+                    }
+                    let pairs: Vec<(String, String)> = model.clone().into_iter().collect();
+                    let refs: Vec<(&str, &str)> =
+                        pairs.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+                    build(&name, &refs);
+                }
+                1 | 2 => {
+                    // Stores in place, enough to split pages now and then.
+                    let new: Vec<(String, String)> = (0..next(300))
+                        .map(|_| (format!("k{}", next(2000)), format!("s{step}")))
+                        .collect();
+                    model.extend(new.iter().cloned());
+                    store_in_place(&name, new);
+                }
+                _ => {
+                    for _ in 0..20 {
+                        let k = format!("k{}", next(2000));
+                        assert_eq!(get(&*m, &k), model.get(&k).cloned(), "step {step}: {k}");
+                    }
+                }
+            }
+        }
+        let fresh = open(MapType::Dbm, &name).unwrap();
+        for (k, v) in &model {
+            assert_eq!(get(&*m, k).as_ref(), Some(v));
+            assert_eq!(get(&*fresh, k).as_ref(), Some(v));
+        }
+        assert_eq!(m.iter().count(), model.len());
+    }
+
+    #[test]
     fn a_lookup_waits_for_a_writer_holding_the_lock() {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, Ordering};
