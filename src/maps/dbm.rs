@@ -2,24 +2,26 @@
 //!
 //! Locking (formats.md §1.13, [`commit`] module docs): every lookup and every scan holds
 //! a shared `flock` on `NAME.pag`. sdbm reads `.dir` whole when it opens a pair, so a
-//! map keeps the pair open between lookups and checks under the lock, before each one,
-//! that it is still current:
+//! map keeps the pair open between lookups (and the lock is taken on the `.pag` it
+//! holds) and checks under the lock, before each one, that it is still current:
 //!
-//! - `NAME.pag` must still name the file it has open and locked (same device and inode).
-//!   A replacement ([`commit::replace_pair`]) renames a new `.pag` over the old one while
-//!   holding the old one's exclusive lock; a lookup that finds another file under the
-//!   name drops everything and opens the new pair, so a replaced map is seen at once.
-//! - `NAME.pag` must have the same size, modification and change times (nanoseconds) as
-//!   when `.dir` was read. Every store writes a page (a split writes pages and `.dir`),
-//!   so a writer that updates the pair in place (a Perl filter, `Sdbm::open`
-//!   read-write), under the exclusive lock, changes them; `.dir` is then read again. A
-//!   store within the file system's timestamp granularity of the read could leave the
-//!   times equal, so when they were less than [`SETTLED`] old at the read, `.dir` is read
-//!   again at every lookup until they have settled.
+//! - The open `.pag` must have the same size, modification and change times
+//!   (nanoseconds) as when `.dir` was read, and still be linked. Every store writes a
+//!   page (a split writes pages and `.dir`), so a writer that updates the pair in place
+//!   (a Perl filter, `Sdbm::open` read-write), under the exclusive lock, changes them;
+//!   and renaming another file over `NAME.pag` (a replacement,
+//!   [`commit::replace_pair`], which also moves the old file's modification time
+//!   forward), or the file away, changes the change time. A store within the file
+//!   system's timestamp granularity of the read could leave the times equal, so when
+//!   they were less than [`SETTLED`] old at the read they do not count as unchanged
+//!   until they have settled.
+//! - Otherwise, if `NAME.pag` names another file now (same device and inode?), the map
+//!   was replaced: everything is dropped and the new pair opened, so a replaced map is
+//!   seen at once. If it is the same file, `.dir` is read again.
 //! - Pages are read from `.pag` at every lookup, under the lock, so in-place changes to
 //!   them are always seen.
 //!
-//! That is four system calls per lookup (lock, `stat`, one page read, unlock) where a
+//! That is four system calls per lookup (lock, `fstat`, one page read, unlock) where a
 //! fresh open took about ten and read the whole `.dir`.
 //!
 //! A scan ([`Map::iter`]) opens the pair afresh under the lock. The builder commits
@@ -40,7 +42,7 @@ use super::{Builder, Map, MapError, Records, commit};
 const NEW_MODE: u32 = 0o666;
 
 /// How old `.pag`'s times must be when `.dir` is read for unchanged times to prove an
-/// unchanged pair: far more than the coarsest timestamp tick (a jiffy, 10 ms at most).
+/// unchanged, still current pair: far more than the coarsest timestamp tick (a jiffy, 10 ms at most).
 const SETTLED: Duration = Duration::from_millis(100);
 
 fn sdbm_error(path: &Path, source: cfmap_sdbm::Error) -> MapError {
@@ -151,25 +153,35 @@ impl DbmMap {
                 continue;
             };
             let lock = Shared::take(&pair.pag, &self.pag)?;
-            let now = std::fs::metadata(&self.pag).map_err(|e| MapError::io(&self.pag, e))?;
-            let stamp = Stamp::of(&now);
-            if (stamp.dev, stamp.ino) != (pair.stamp.dev, pair.stamp.ino) {
-                // Replaced: open the new pair.
-                drop(lock);
-                *open = None;
-                continue;
+            let held = pair
+                .pag
+                .metadata()
+                .map_err(|e| MapError::io(&self.pag, e))?;
+            let stamp = Stamp::of(&held);
+            if held.nlink() > 0 && pair.settled && stamp == pair.stamp {
+                // Not written, and still linked where it was: renaming another file
+                // over the name, or this one away, changes its change time.
+                return f(&pair.db);
             }
-            if !(pair.settled && stamp == pair.stamp) {
-                // Changed in place, or too recent to tell: read `.dir` again, under the
-                // lock already held on this `.pag`.
-                let pag = pair
-                    .pag
-                    .try_clone()
-                    .map_err(|e| MapError::io(&self.pag, e))?;
-                pair.db = self.read_pair(pag)?;
-                pair.settled = stamp.settled(SystemTime::now());
-                pair.stamp = stamp;
+            match std::fs::metadata(&self.pag) {
+                Ok(named) if (named.dev(), named.ino()) == (stamp.dev, stamp.ino) => {}
+                Ok(_) => {
+                    // Replaced: open the new pair.
+                    drop(lock);
+                    *open = None;
+                    continue;
+                }
+                Err(e) => return Err(MapError::io(&self.pag, e)),
             }
+            // Changed in place, or too recent to tell: read `.dir` again, under the lock
+            // already held on this `.pag`.
+            let pag = pair
+                .pag
+                .try_clone()
+                .map_err(|e| MapError::io(&self.pag, e))?;
+            pair.db = self.read_pair(pag)?;
+            pair.settled = stamp.settled(SystemTime::now());
+            pair.stamp = stamp;
             return f(&pair.db);
         }
     }
@@ -329,6 +341,40 @@ mod tests {
     }
 
     #[test]
+    fn a_settled_map_sees_replacements_even_with_another_link() {
+        let d = tempfile::tempdir().unwrap();
+        let name = d.path().join("m");
+        let files = MapType::Dbm.files(&name);
+        build(&name, &[("k", "v1")]);
+        let m = open(MapType::Dbm, &name).unwrap();
+        let settle = |m: &dyn Map| {
+            std::thread::sleep(SETTLED + Duration::from_millis(50));
+            // This lookup finds the times settled and trusts them from now on.
+            get(m, "k");
+        };
+        // A second name keeps the old .pag linked after the replacement.
+        std::fs::hard_link(&files[1], d.path().join("keep.pag")).unwrap();
+        settle(&*m);
+        assert_eq!(get(&*m, "k").as_deref(), Some("v1"));
+        build(&name, &[("k", "v2")]);
+        assert_eq!(get(&*m, "k").as_deref(), Some("v2"));
+        // A pair renamed over by hand (no time moved forward on purpose): the renamed
+        // .pag's old inode loses a link, which changes its change time.
+        std::fs::hard_link(&files[1], d.path().join("keep2.pag")).unwrap();
+        settle(&*m);
+        let other = d.path().join("other");
+        build(&other, &[("k", "v3")]);
+        let others = MapType::Dbm.files(&other);
+        std::fs::rename(&others[0], &files[0]).unwrap();
+        std::fs::rename(&others[1], &files[1]).unwrap();
+        assert_eq!(get(&*m, "k").as_deref(), Some("v3"));
+        // Deleted: an error, as for a fresh open.
+        settle(&*m);
+        std::fs::remove_file(&files[1]).unwrap();
+        assert!(m.get(b"k").unwrap_err().is_not_found());
+    }
+
+    #[test]
     fn in_place_changes_are_seen_right_away_and_after_settling() {
         let d = tempfile::tempdir().unwrap();
         let name = d.path().join("m");
@@ -355,6 +401,63 @@ mod tests {
         }
         assert_eq!(get(&*m, "k").as_deref(), Some("v1"));
         assert_eq!(m.iter().count(), 1 + 3000 + 6000);
+    }
+
+    #[test]
+    fn cached_lookups_follow_replacements_and_in_place_writes() {
+        use std::collections::BTreeMap;
+        // A fixed xorshift sequence of rebuilds, in-place stores and lookups; the map
+        // opened once must always answer as the model (and as a fresh open).
+        let d = tempfile::tempdir().unwrap();
+        let name = d.path().join("m");
+        let mut model: BTreeMap<String, String> = BTreeMap::new();
+        model.insert("seed".into(), "0".into());
+        let pairs: Vec<(String, String)> = model.clone().into_iter().collect();
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        build(&name, &refs);
+        let m = open(MapType::Dbm, &name).unwrap();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for step in 0..300 {
+            match next(10) {
+                0 => {
+                    // Rebuild with some of the keys and new values.
+                    model.retain(|_, _| next(3) != 0);
+                    for _ in 0..next(400) {
+                        model.insert(format!("k{}", next(2000)), format!("r{step}"));
+                    }
+                    let pairs: Vec<(String, String)> = model.clone().into_iter().collect();
+                    let refs: Vec<(&str, &str)> =
+                        pairs.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+                    build(&name, &refs);
+                }
+                1 | 2 => {
+                    // Stores in place, enough to split pages now and then.
+                    let new: Vec<(String, String)> = (0..next(300))
+                        .map(|_| (format!("k{}", next(2000)), format!("s{step}")))
+                        .collect();
+                    model.extend(new.iter().cloned());
+                    store_in_place(&name, new);
+                }
+                _ => {
+                    for _ in 0..20 {
+                        let k = format!("k{}", next(2000));
+                        assert_eq!(get(&*m, &k), model.get(&k).cloned(), "step {step}: {k}");
+                    }
+                }
+            }
+        }
+        let fresh = open(MapType::Dbm, &name).unwrap();
+        for (k, v) in &model {
+            assert_eq!(get(&*m, k).as_ref(), Some(v));
+            assert_eq!(get(&*fresh, k).as_ref(), Some(v));
+        }
+        assert_eq!(m.iter().count(), model.len());
     }
 
     #[test]

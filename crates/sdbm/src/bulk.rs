@@ -72,13 +72,23 @@ struct Fallback;
 
 /// The trie and pages the stores would produce.
 struct Layout {
-    /// The non-empty leaf pages, 1024 bytes each, in the order they were laid out.
-    data: Vec<u8>,
-    /// (page number, index of the page in `data`), in the same order.
-    pages: Vec<(u64, usize)>,
+    /// The non-empty leaves, in the order they were laid out.
+    leaves: Vec<Leaf>,
     split_nodes: Vec<u64>,
     /// Highest page number of a leaf, empty leaves included (they were written as zeros).
     last_page: u64,
+    /// The two buffers the partition moved the pairs between; each leaf's pairs stay
+    /// where the leaf found them, since only the leaf's subtree uses its range.
+    buffers: [Vec<Pair>; 2],
+}
+
+/// A non-empty leaf: its page number and where its pairs are, in input order.
+#[derive(Clone, Copy)]
+struct Leaf {
+    page: u64,
+    buffer: usize,
+    start: usize,
+    len: usize,
 }
 
 impl Layout {
@@ -98,8 +108,8 @@ impl Layout {
         (blocks, len)
     }
 
-    fn page(&self, i: usize) -> &[u8] {
-        &self.data[i * PBLKSIZ..(i + 1) * PBLKSIZ]
+    fn pairs(&self, leaf: &Leaf) -> &[Pair] {
+        &self.buffers[leaf.buffer][leaf.start..leaf.start + leaf.len]
     }
 }
 
@@ -221,25 +231,54 @@ impl Builder {
     /// and `pag` (created, or truncated) as [`Sdbm::write_files`] does, without holding
     /// the pages in an [`Sdbm`] first. Nothing is fsynced.
     pub fn write_files(self, dir: &Path, pag: &Path) -> Result<(), Error> {
-        let layout = match self.layout() {
+        let mut layout = match self.layout() {
             Ok(layout) => layout,
             Err(Fallback) => return self.one_by_one()?.write_files(dir, pag),
         };
         let pag_len = self.pag_len(&layout);
-        drop(self);
-        let (dir_blocks, dir_len) = layout.dir();
-        let mut order: Vec<(u64, usize)> = layout.pages.clone();
-        order.sort_unstable_by_key(|&(page, _)| page);
+        // The pages are made as they go out, in file order.
+        let mut leaves = std::mem::take(&mut layout.leaves);
+        leaves.sort_unstable_by_key(|leaf| leaf.page);
         write_blocks(
             pag,
-            order.iter().map(|&(page, i)| (page, layout.page(i))),
+            PBLKSIZ,
+            leaves.iter().map(|leaf| {
+                let layout = &layout;
+                let this = &self;
+                (leaf.page, move |run: &mut Vec<u8>| {
+                    this.page_into(layout.pairs(leaf), run)
+                })
+            }),
             pag_len,
         )?;
+        let (dir_blocks, dir_len) = layout.dir();
         write_blocks(
             dir,
-            dir_blocks.iter().map(|(&i, block)| (i, &block[..])),
+            DBLKSIZ,
+            dir_blocks.iter().map(|(&i, block)| {
+                (i, move |run: &mut Vec<u8>| {
+                    run.extend_from_slice(&block[..])
+                })
+            }),
             dir_len,
         )
+    }
+
+    /// Appends the page holding `pairs` (which fit) to `out`.
+    fn page_into(&self, pairs: &[Pair], out: &mut Vec<u8>) {
+        // Load the pairs' first bytes together: they are scattered over the arena, and
+        // independent loads let the cache misses overlap.
+        let mut acc = 0u8;
+        for p in pairs {
+            acc ^= self.arena.get(p.at as usize).copied().unwrap_or(0);
+        }
+        std::hint::black_box(acc);
+        let start = out.len();
+        out.resize(start + PBLKSIZ, 0);
+        fill_page(
+            &mut out[start..],
+            pairs.iter().map(|p| (self.key(p), self.value(p))),
+        );
     }
 
     /// What the incremental algorithm does, store after store.
@@ -255,10 +294,10 @@ impl Builder {
         let mut items = self.pairs.clone();
         let mut scratch = vec![Pair::default(); items.len()];
         let mut layout = Layout {
-            data: Vec::new(),
-            pages: Vec::new(),
+            leaves: Vec::new(),
             split_nodes: Vec::new(),
             last_page: 0,
+            buffers: [Vec::new(), Vec::new()],
         };
         if !items.is_empty() {
             let root = Node {
@@ -267,9 +306,12 @@ impl Builder {
                 page: 0,
                 parent_trigger: None,
                 chain: 0,
+                buffer: 0,
+                start: 0,
             };
             self.place(&mut items, &mut scratch, root, &mut layout)?;
         }
+        layout.buffers = [items, scratch];
         Ok(layout)
     }
 
@@ -289,7 +331,7 @@ impl Builder {
             (total as usize > PBLKSIZ).then_some(it.id())
         });
         let Some(trigger) = trigger else {
-            return self.leaf(items, at.page, layout);
+            return self.leaf(items, at, layout);
         };
         let chain = if at.parent_trigger == Some(trigger) {
             at.chain + 1
@@ -319,14 +361,16 @@ impl Builder {
             page: at.page + side * u64::from(bit),
             parent_trigger: Some(trigger),
             chain,
+            buffer: 1 - at.buffer,
+            start: at.start + if side == 0 { 0 } else { low },
         };
         self.place(low_items, low_scratch, child(0), layout)?;
         self.place(high_items, high_scratch, child(1), layout)
     }
 
-    /// Writes leaf page `page` with `items`, which fit, in input order.
-    fn leaf(&self, items: &[Pair], page: u64, layout: &mut Layout) -> Result<(), Fallback> {
-        layout.last_page = layout.last_page.max(page);
+    /// Records leaf `at` with `items`, which fit, in input order.
+    fn leaf(&self, items: &[Pair], at: Node, layout: &mut Layout) -> Result<(), Fallback> {
+        layout.last_page = layout.last_page.max(at.page);
         if items.is_empty() {
             return Ok(()); // a page of zeros: a hole reads the same
         }
@@ -338,20 +382,12 @@ impl Builder {
                 }
             }
         }
-        // Load the pairs' first bytes together: they are scattered over the arena, and
-        // independent loads let the cache misses overlap.
-        let mut acc = 0u8;
-        for it in items {
-            acc ^= self.arena.get(it.at as usize).copied().unwrap_or(0);
-        }
-        std::hint::black_box(acc);
-        let start = layout.data.len();
-        layout.data.resize(start + PBLKSIZ, 0);
-        fill_page(
-            &mut layout.data[start..],
-            items.iter().map(|it| (self.key(it), self.value(it))),
-        );
-        layout.pages.push((page, start / PBLKSIZ));
+        layout.leaves.push(Leaf {
+            page: at.page,
+            buffer: at.buffer,
+            start: at.start,
+            len: items.len(),
+        });
         Ok(())
     }
 
@@ -367,10 +403,13 @@ impl Builder {
     fn assemble(&self, layout: Layout) -> Sdbm {
         let (dir_blocks, dir_len) = layout.dir();
         let mut pages: Blocks<PBLKSIZ> = BTreeMap::new();
-        for &(page, i) in &layout.pages {
+        let mut bytes = Vec::with_capacity(PBLKSIZ);
+        for leaf in &layout.leaves {
+            bytes.clear();
+            self.page_into(layout.pairs(leaf), &mut bytes);
             let mut block = Box::new([0u8; PBLKSIZ]);
-            block.copy_from_slice(layout.page(i));
-            pages.insert(page, block);
+            block.copy_from_slice(&bytes);
+            pages.insert(leaf.page, block);
         }
         let pag_len = self.pag_len(&layout);
         Sdbm {
@@ -390,13 +429,16 @@ impl Builder {
     }
 }
 
-/// Writes blocks of `len` bytes at `index · len` … into a new (or truncated) file of
-/// `file_len` bytes, in one write per run of blocks in the same 4096-byte file-system
-/// block or adjacent ones; the gaps between blocks inside one such block are written as
-/// zeros (they take no more disk), longer gaps stay holes.
-fn write_blocks<'a>(
+/// Writes blocks of `block_len` bytes, each given by its index and a function that
+/// appends its bytes to a buffer, at `index · block_len`, in increasing index order, into
+/// a new (or truncated) file of `file_len` bytes: one write per run of blocks in the same
+/// 4096-byte file-system block or adjacent ones, padded to whole file-system blocks. The
+/// gaps between blocks inside one such block are written as zeros (they take no more
+/// disk); longer gaps stay holes.
+fn write_blocks<F: FnOnce(&mut Vec<u8>)>(
     path: &Path,
-    blocks: impl Iterator<Item = (u64, &'a [u8])>,
+    block_len: usize,
+    blocks: impl Iterator<Item = (u64, F)>,
     file_len: u64,
 ) -> Result<(), Error> {
     const FS_BLOCK: u64 = 4096;
@@ -417,27 +459,38 @@ fn write_blocks<'a>(
     if file.metadata().map_err(io)?.len() != 0 {
         file.set_len(0).map_err(io)?;
     }
-    let mut run: Vec<u8> = Vec::with_capacity(RUN + FS_BLOCK as usize);
+    // Runs are padded with zeros to whole file-system blocks: a write of whole blocks
+    // into a hole is the kernel's fast path (no zeroing of the rest of the block), and
+    // the blocks are allocated anyway.
+    let fs_block = |offset: u64| offset / FS_BLOCK * FS_BLOCK;
+    let mut run: Vec<u8> = Vec::with_capacity(RUN + 2 * FS_BLOCK as usize);
     let mut run_start = 0u64;
-    for (index, bytes) in blocks {
-        let offset = index * bytes.len() as u64;
+    let flush = |run: &mut Vec<u8>, run_start: u64| -> Result<(), Error> {
+        let padded = (run.len() as u64).next_multiple_of(FS_BLOCK) as usize;
+        run.resize(padded, 0);
+        write_all_at(&file, run, run_start).map_err(io)?;
+        run.clear();
+        Ok(())
+    };
+    for (index, append) in blocks {
+        let offset = index * block_len as u64;
         let run_end = run_start + run.len() as u64;
         let joins = !run.is_empty()
             && offset >= run_end
             && offset / FS_BLOCK <= run_end.div_ceil(FS_BLOCK)
             && run.len() < RUN;
         if !joins && !run.is_empty() {
-            write_all_at(&file, &run, run_start).map_err(io)?;
-            run.clear();
+            flush(&mut run, run_start)?;
         }
         if run.is_empty() {
-            run_start = offset;
+            run_start = fs_block(offset);
         }
         run.resize((offset - run_start) as usize, 0);
-        run.extend_from_slice(bytes);
+        append(&mut run);
+        debug_assert_eq!(run.len() as u64, offset + block_len as u64 - run_start);
     }
     if !run.is_empty() {
-        write_all_at(&file, &run, run_start).map_err(io)?;
+        flush(&mut run, run_start)?;
     }
     file.set_len(file_len).map_err(io)
 }
@@ -455,6 +508,9 @@ struct Node {
     parent_trigger: Option<(u64, u32)>,
     /// How many splits in a row, ending with the parent's, had that trigger.
     chain: usize,
+    /// Which of the two buffers holds its pairs (the root's: the first), and from where.
+    buffer: usize,
+    start: usize,
 }
 
 #[cfg(test)]

@@ -146,10 +146,28 @@ const MAX_DIR_BYTES: u64 = 1 << 29;
 /// assert_eq!(cfmap_sdbm::hash(b"m\xfcller@example.com"), 0x47f8_c159);
 /// ```
 pub fn hash(key: &[u8]) -> u32 {
-    key.iter().fold(0u32, |h, &b| {
-        let c = i32::from(b as i8) as u32;
-        c.wrapping_add(h.wrapping_mul(65599))
-    })
+    // Four bytes per step, h·P⁴ + c₀·P³ + c₁·P² + c₂·P + c₃ (all mod 2³²): the same
+    // value as one byte per step, with one multiplication instead of four on the chain
+    // from one step to the next.
+    const P: u32 = 65599;
+    const P2: u32 = P.wrapping_mul(P);
+    const P3: u32 = P2.wrapping_mul(P);
+    const P4: u32 = P3.wrapping_mul(P);
+    let c = |b: u8| i32::from(b as i8) as u32;
+    let mut chunks = key.chunks_exact(4);
+    let mut h = 0u32;
+    for q in &mut chunks {
+        h = h
+            .wrapping_mul(P4)
+            .wrapping_add(c(q[0]).wrapping_mul(P3))
+            .wrapping_add(c(q[1]).wrapping_mul(P2))
+            .wrapping_add(c(q[2]).wrapping_mul(P))
+            .wrapping_add(c(q[3]));
+    }
+    chunks
+        .remainder()
+        .iter()
+        .fold(h, |h, &b| c(b).wrapping_add(h.wrapping_mul(P)))
 }
 
 /// What [`Sdbm::store`] does when the key is already there.
@@ -849,6 +867,30 @@ mod tests {
         assert_eq!(hash(b"user@screwedup.domain"), 0xc46d_9999);
         assert_eq!(hash(b"m\xfcller@example.com"), 0x47f8_c159);
         assert_eq!(hash(b"host0001.example.net"), 0x5988_0434);
+    }
+
+    #[test]
+    fn hash_four_at_a_time_equals_byte_at_a_time() {
+        let reference = |key: &[u8]| {
+            key.iter().fold(0u32, |h, &b| {
+                (i32::from(b as i8) as u32).wrapping_add(h.wrapping_mul(65599))
+            })
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..200 {
+            for _ in 0..20 {
+                let key: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect();
+                assert_eq!(hash(&key), reference(&key), "{key:?}");
+            }
+        }
+        assert_eq!(hash(&[0xff; 7]), reference(&[0xff; 7]));
     }
 
     #[test]

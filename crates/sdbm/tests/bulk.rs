@@ -213,7 +213,9 @@ fn key_strategy(pool: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
         (0u8..30).prop_map(|i| format!("key{i}").into_bytes()),
         // Anything, NUL and high bytes included.
         prop::collection::vec(any::<u8>(), 0..24),
-        // Keys whose hashes share their low 9 bits: long split chains.
+        // Keys whose hashes share their low bits: long split chains. (Not too many
+        // bits: two big pairs sharing 20 put pages 2^20 apart, and comparing the
+        // sparse results byte for byte then reads a gigabyte of zeros.)
         prop::sample::select(pool),
         // Distinct-looking host names.
         (0u32..100_000).prop_map(|n| format!("host{n}.example").into_bytes()),
@@ -229,8 +231,10 @@ fn value_strategy() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
+    // 128 cases: repeated keys send most of them to the fallback, whose big sparse
+    // results take a while to compare; the distinct-key test covers the shortcut.
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: 128,
         max_shrink_iters: 256,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0xb01c),
         ..ProptestConfig::default()
@@ -239,7 +243,7 @@ proptest! {
     #[test]
     fn bulk_equals_store_by_store(
         pairs in prop::collection::vec(
-            (key_strategy(colliding_keys("c", 9, 0x1c3, 64)), value_strategy()),
+            (key_strategy(colliding_keys("c", 7, 0x43, 64)), value_strategy()),
             0..300,
         )
     ) {
