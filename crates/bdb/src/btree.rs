@@ -130,7 +130,7 @@ fn align4(n: usize) -> usize {
 // ---------------------------------------------------------------------------------------
 
 /// A btree file loaded into memory.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Reader {
     file: File,
     root: u32,
@@ -150,17 +150,17 @@ enum Raw<'a> {
 impl Reader {
     /// Read the file at `path`.
     pub fn open(path: &Path) -> Result<Reader> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Reader::from_bytes(path, bytes)
+        let file = File::open(path, "btree", BTREE_MAGIC)?;
+        Reader::from_file(file)
     }
 
     /// Use `bytes` as the file's contents; `path` is only used in messages.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Reader> {
-        let file = File::new(path, bytes, "btree", BTREE_MAGIC)?;
-        let path = path.to_path_buf();
+        Reader::from_file(File::new(path, bytes, "btree", BTREE_MAGIC)?)
+    }
+
+    fn from_file(file: File) -> Result<Reader> {
+        let path = file.path.clone();
         let meta = &file.meta;
         if meta.page_type != P_BTREEMETA {
             return Err(file.corrupt(0, format!("meta page type {}", meta.page_type)));

@@ -88,6 +88,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::store::Store;
 
 /// Hash meta magic number.
 const HASH_MAGIC: u32 = 0x0006_1561;
@@ -176,10 +177,12 @@ struct Meta {
     spares: [u32; NCACHED],
 }
 
-/// A read-only hash database held in memory.
+/// A read-only hash database (pages read on first use).
 pub struct Reader {
     path: PathBuf,
-    bytes: Vec<u8>,
+    store: Store,
+    /// The meta page's `flags` field.
+    flags: u32,
     order: Order,
     meta: Meta,
 }
@@ -208,18 +211,24 @@ enum Item<'a> {
 }
 
 impl Reader {
-    /// Reads `path` into memory and checks its meta page.
+    /// Opens `path` and checks its meta page; other pages are read as they are used.
     pub fn open(path: &Path) -> Result<Reader> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        let store = Store::open(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Reader::from_bytes(path, bytes)
+        Reader::from_store(path, store)
     }
 
     /// Uses `bytes` as the file's contents; `path` names the file in errors.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Reader> {
+        Reader::from_store(path, Store::from_bytes(bytes))
+    }
+
+    fn from_store(path: &Path, mut store: Store) -> Result<Reader> {
         let path = path.to_path_buf();
+        let total = store.len();
+        let bytes = store.head();
         if bytes.len() < 512 {
             return Err(Error::WrongType {
                 path,
@@ -286,10 +295,9 @@ impl Reader {
         let last_pgno = o.u32(&bytes, 32);
         let page_size = page_size as usize;
         let need = (u64::from(last_pgno) + 1) * page_size as u64;
-        if (bytes.len() as u64) < need {
+        if total < need {
             return Err(corrupt(format!(
-                "file is truncated: {} bytes, but last_pgno {last_pgno} needs {need}",
-                bytes.len()
+                "file is truncated: {total} bytes, but last_pgno {last_pgno} needs {need}"
             )));
         }
         let max_bucket = o.u32(&bytes, 72);
@@ -325,9 +333,11 @@ impl Reader {
             low_mask,
             spares,
         };
+        store.set_page_size(page_size);
         Ok(Reader {
             path,
-            bytes,
+            store,
+            flags,
             order,
             meta,
         })
@@ -335,7 +345,7 @@ impl Reader {
 
     /// Whether the file stores duplicates (meta flag DUP).
     pub fn has_duplicates(&self) -> bool {
-        self.order.u32(&self.bytes, 48) & DB_HASH_DUP != 0
+        self.flags & DB_HASH_DUP != 0
     }
 
     fn corrupt(&self, page: u32, what: impl Into<String>) -> Error {
@@ -358,9 +368,9 @@ impl Reader {
                 format!("page number out of range 1..={}", self.meta.last_pgno),
             ));
         }
-        let ps = self.meta.page_size;
-        let start = pgno as usize * ps;
-        Ok(&self.bytes[start..start + ps])
+        self.store
+            .page(pgno, self.meta.page_size)
+            .ok_or_else(|| self.corrupt(pgno, "page cannot be read"))
     }
 
     fn header(&self, page: &[u8]) -> PageHdr {

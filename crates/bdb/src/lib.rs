@@ -7,4 +7,5 @@ pub mod error;
 pub mod hash;
 pub mod page;
 mod pairs;
+pub mod store;
 pub use error::{Error, Result};

@@ -50,6 +50,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::store::Store;
+
 use crate::error::{Error, Result};
 
 /// Size of the generic page header (no checksums, no encryption).
@@ -123,19 +125,40 @@ pub struct Meta {
     pub flags: u32,
 }
 
-/// A whole database file in memory, with bounds-checked page access.
-#[derive(Clone, Debug)]
+/// A database file, with bounds-checked page access (pages read on first use).
+#[derive(Debug)]
 pub struct File {
     pub path: PathBuf,
-    pub bytes: Vec<u8>,
+    store: Store,
     pub meta: Meta,
 }
 
 impl File {
-    /// Parse and check the common meta page. `expected` names the access method for the
-    /// [`Error::WrongType`] message; `magic` is its little-endian magic number.
+    /// Parse and check the common meta page of a file held in memory. `expected` names
+    /// the access method for the [`Error::WrongType`] message; `magic` is its
+    /// little-endian magic number.
     pub fn new(path: &Path, bytes: Vec<u8>, expected: &'static str, magic: u32) -> Result<File> {
+        File::with_store(path, Store::from_bytes(bytes), expected, magic)
+    }
+
+    /// The same for a file on disk, read page by page as it is used.
+    pub fn open(path: &Path, expected: &'static str, magic: u32) -> Result<File> {
+        let store = Store::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        File::with_store(path, store, expected, magic)
+    }
+
+    fn with_store(
+        path: &Path,
+        mut store: Store,
+        expected: &'static str,
+        magic: u32,
+    ) -> Result<File> {
         let path = path.to_path_buf();
+        let total = store.len();
+        let bytes = store.head();
         if bytes.len() < 72 {
             return Err(Error::WrongType {
                 path,
@@ -215,14 +238,15 @@ impl File {
                 what: "partitioned database".into(),
             });
         }
-        if bytes.len() < ps as usize {
+        if total < u64::from(ps) {
             return Err(Error::Corrupt {
                 path,
                 page: 0,
-                what: format!("file of {} bytes is shorter than one page", bytes.len()),
+                what: format!("file of {total} bytes is shorter than one page"),
             });
         }
-        Ok(File { path, bytes, meta })
+        store.set_page_size(ps as usize);
+        Ok(File { path, store, meta })
     }
 
     pub fn page_size(&self) -> usize {
@@ -231,7 +255,7 @@ impl File {
 
     /// Number of whole pages in the file.
     pub fn page_count(&self) -> u32 {
-        u32::try_from(self.bytes.len() / self.page_size()).unwrap_or(u32::MAX)
+        u32::try_from(self.store.len() / self.page_size() as u64).unwrap_or(u32::MAX)
     }
 
     /// A corruption error on `page`.
@@ -245,9 +269,7 @@ impl File {
 
     /// The bytes of page `pgno`.
     pub fn page(&self, pgno: u32) -> Result<Page<'_>> {
-        let ps = self.page_size();
-        let start = (pgno as usize).checked_mul(ps);
-        match start.and_then(|s| self.bytes.get(s..s.checked_add(ps)?)) {
+        match self.store.page(pgno, self.page_size()) {
             Some(data) => Ok(Page {
                 file: self,
                 pgno,
