@@ -263,13 +263,13 @@ impl Reader {
             path: path.clone(),
             what,
         };
-        let version = o.u32(&bytes, 16);
+        let version = o.u32(bytes, 16);
         if version != HASH_VERSION {
             return Err(unsupported(format!(
                 "hash version {version} (only 9 is handled)"
             )));
         }
-        let page_size = o.u32(&bytes, 20);
+        let page_size = o.u32(bytes, 20);
         if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
             return Err(corrupt(format!("page size {page_size}")));
         }
@@ -288,11 +288,11 @@ impl Reader {
         if bytes[26] & 0x06 != 0 {
             return Err(unsupported("partitioned database".into()));
         }
-        let flags = o.u32(&bytes, 48);
+        let flags = o.u32(bytes, 48);
         if flags & DB_HASH_SUBDB != 0 {
             return Err(unsupported("sub-databases".into()));
         }
-        let last_pgno = o.u32(&bytes, 32);
+        let last_pgno = o.u32(bytes, 32);
         let page_size = page_size as usize;
         let need = (u64::from(last_pgno) + 1) * page_size as u64;
         if total < need {
@@ -300,10 +300,10 @@ impl Reader {
                 "file is truncated: {total} bytes, but last_pgno {last_pgno} needs {need}"
             )));
         }
-        let max_bucket = o.u32(&bytes, 72);
-        let high_mask = o.u32(&bytes, 76);
-        let low_mask = o.u32(&bytes, 80);
-        let charkey = o.u32(&bytes, 92);
+        let max_bucket = o.u32(bytes, 72);
+        let high_mask = o.u32(bytes, 76);
+        let low_mask = o.u32(bytes, 80);
+        let charkey = o.u32(bytes, 92);
         if charkey != hash(CHARKEY) {
             return Err(unsupported(format!(
                 "h_charkey 0x{charkey:08x}: made with another hash function"
@@ -323,7 +323,7 @@ impl Reader {
         }
         let mut spares = [0u32; NCACHED];
         for (i, s) in spares.iter_mut().enumerate() {
-            *s = o.u32(&bytes, 96 + 4 * i);
+            *s = o.u32(bytes, 96 + 4 * i);
         }
         let meta = Meta {
             page_size,
