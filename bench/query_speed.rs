@@ -36,8 +36,8 @@ fn generate(n: usize, src: &Path, keys: &Path) {
     fs::write(src, s).unwrap();
     // Half present (even numbers), half absent (numbers past n).
     let mut k = Vec::with_capacity(n * 24);
-    for i in 0..n {
-        let id = if i % 2 == 0 { order[i] } else { n + i };
+    for (i, &o) in order.iter().enumerate() {
+        let id = if i % 2 == 0 { o } else { n + i };
         writeln!(k, "host{id:08}.example.net").unwrap();
     }
     fs::write(keys, k).unwrap();
