@@ -8,6 +8,7 @@ pub mod bytes;
 pub mod cf;
 pub mod check;
 pub mod cli;
+pub mod convert;
 pub mod engine;
 pub mod ir;
 pub mod lint;

@@ -22,6 +22,9 @@ _cfmap() {
             cfmap,compile)
                 cmd="cfmap__subcmd__compile"
                 ;;
+            cfmap,convert)
+                cmd="cfmap__subcmd__convert"
+                ;;
             cfmap,dump)
                 cmd="cfmap__subcmd__dump"
                 ;;
@@ -44,7 +47,7 @@ _cfmap() {
 
     case "${cmd}" in
         cfmap)
-            opts="-h -V --help --version lint compile makemap dump query test check"
+            opts="-h -V --help --version lint compile makemap dump query test check convert"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -111,6 +114,28 @@ _cfmap() {
                     return 0
                     ;;
                 --hostname)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cfmap__subcmd__convert)
+            opts="-N -O -d -f -e -t -D -s -v -h -V --add-nul --strip-nul --fold --keep-duplicates --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

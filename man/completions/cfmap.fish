@@ -33,6 +33,7 @@ complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "dump" -d 'Print every r
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "query" -d 'Look keys up in a map and print their values, like `postmap -q`'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "test" -d 'Run rulesets on addresses exactly as `sendmail -bt` does'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "check" -d 'Check expected ruleset results, for CI'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "convert" -d 'Convert a map to another format, pair for pair: hash, btree, dbm, cdb or a makemap source (text)'
 complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l format -d 'Output format (see OUTPUT FORMATS below)' -r -f -a "human\t'Reports with source snippets'
 short\t'`file:line:col: severity[rule]: message`'
 json\t'One JSON array'
@@ -96,3 +97,15 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand check" -l format -d 'Report 
 junit\t'JUnit XML: one testsuite per test file, one testcase per case'"
 complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cfmap -n "__fish_cfmap_using_subcommand check" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s t -d 'Text source: key/value delimiter (makemap -t)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s D -d 'Text source: comment character (makemap -D)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s N -l add-nul -d 'Add a trailing NUL to every key and value that has none (for a K line with -N)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s O -l strip-nul -d 'Remove one trailing NUL from every key and value that has one (for a K line with -O)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -l fold -d 'Lower-case (ASCII) every key, as makemap does without -f'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s d -l keep-duplicates -d 'Keep every record of a repeated key (hash and btree as with makemap -d, cdb, text) instead of only the one the old map answered'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s f -d 'Text source: do not fold keys to lower case (makemap -f)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s e -d 'Text source: store lines without a value with an empty value (makemap -e)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s s -d 'Skip makemap\'s safety checks on the destination (symbolic and hard links)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s v -l verbose -d 'Say what was converted'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s V -l version -d 'Print version'

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod compile;
+pub mod convert;
 pub mod dump;
 pub mod generate;
 pub mod lint;
@@ -96,6 +97,7 @@ pub enum Command {
     Query(query::QueryArgs),
     Test(test::TestArgs),
     Check(check::CheckArgs),
+    Convert(convert::ConvertArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -110,6 +112,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Query(a) => query::run(a),
         Command::Test(a) => test::run(a),
         Command::Check(a) => check::run(a),
+        Command::Convert(a) => convert::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }
