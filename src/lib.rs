@@ -15,5 +15,6 @@ pub mod lint;
 pub mod makemap;
 pub mod maps;
 pub mod meta;
+pub mod migrate;
 pub mod prescan;
 pub mod sysexits;

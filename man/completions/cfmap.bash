@@ -34,6 +34,9 @@ _cfmap() {
             cfmap,makemap)
                 cmd="cfmap__subcmd__makemap"
                 ;;
+            cfmap,migrate)
+                cmd="cfmap__subcmd__migrate"
+                ;;
             cfmap,query)
                 cmd="cfmap__subcmd__query"
                 ;;
@@ -47,7 +50,7 @@ _cfmap() {
 
     case "${cmd}" in
         cfmap)
-            opts="-h -V --help --version lint compile makemap dump query test check convert"
+            opts="-h -V --help --version lint compile makemap dump query test check convert migrate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -222,6 +225,36 @@ _cfmap() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cfmap__subcmd__migrate)
+            opts="-C -h -V --to --mc --dry-run --root --partial --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -W "cdb" -- "${cur}"))
+                    return 0
+                    ;;
+                --mc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

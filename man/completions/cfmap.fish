@@ -34,6 +34,7 @@ complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "query" -d 'Look keys up
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "test" -d 'Run rulesets on addresses exactly as `sendmail -bt` does'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "check" -d 'Check expected ruleset results, for CI'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "convert" -d 'Convert a map to another format, pair for pair: hash, btree, dbm, cdb or a makemap source (text)'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "migrate" -d 'Move a sendmail configuration off Berkeley DB: convert every hash, btree and dbm map to cdb and patch the K lines, with a proof that nothing answers differently'
 complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l format -d 'Output format (see OUTPUT FORMATS below)' -r -f -a "human\t'Reports with source snippets'
 short\t'`file:line:col: severity[rule]: message`'
 json\t'One JSON array'
@@ -109,3 +110,11 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s s -d 'Skip makem
 complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s v -l verbose -d 'Say what was converted'
 complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -s C -d 'The configuration (sendmail.cf)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l to -d 'The new map type' -r -f -a "cdb\t''"
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l mc -d 'The m4 source the .cf was built from: its FEATURE/define arguments are patched too' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l root -d 'Read and write absolute map paths below DIR (/etc/mail/x is DIR/etc/mail/x)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l dry-run -d 'Change nothing: print the unified diff of the .cf (and .mc), and the proof'
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l partial -d 'Migrate the maps that can be, when others cannot (missing file, network class)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -s V -l version -d 'Print version'

@@ -9,6 +9,7 @@ pub mod dump;
 pub mod generate;
 pub mod lint;
 pub mod makemap;
+pub mod migrate;
 pub mod progress;
 pub mod query;
 pub mod test;
@@ -98,6 +99,7 @@ pub enum Command {
     Test(test::TestArgs),
     Check(check::CheckArgs),
     Convert(convert::ConvertArgs),
+    Migrate(migrate::MigrateArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -113,6 +115,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Test(a) => test::run(a),
         Command::Check(a) => check::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Migrate(a) => migrate::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }
