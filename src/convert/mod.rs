@@ -554,8 +554,14 @@ pub fn check_destination(dst: &Endpoint, skip_safety: bool) -> Result<(), Conver
                     ty: dst.format,
                     why,
                 };
+                // Opening checks the header (magic, meta page, table positions); the
+                // first record shows the data is where the header says.
+                // (An sdbm pair has no header: its reader reads every page to iterate,
+                // so it is only opened.)
                 let map = maps::open(ty, &dst.path).map_err(|e| bad(reason_of(&e)))?;
-                if let Some(Err(e)) = map.iter().find(Result::is_err) {
+                if ty != MapType::Dbm
+                    && let Some(Err(e)) = map.iter().next()
+                {
                     return Err(bad(reason_of(&e)));
                 }
             }
@@ -583,6 +589,63 @@ fn reason_of(e: &MapError) -> String {
     s.strip_prefix(&p).map(str::to_string).unwrap_or(s)
 }
 
+/// A builder for map `dst` of type `ty` (keeping repeated keys when `dups`).
+fn open_builder(
+    ty: MapType,
+    dst: &Endpoint,
+    dups: bool,
+) -> Result<Box<dyn maps::Builder>, ConvertError> {
+    if dups {
+        maps::builder_keeping_duplicates(ty, &dst.path)
+    } else {
+        maps::builder(ty, &dst.path)
+    }
+    .map_err(ConvertError::Destination)
+}
+
+/// Add one pair, refusing what the format cannot hold (sdbm: 1008 bytes a pair).
+fn insert_checked(
+    b: &mut dyn maps::Builder,
+    ty: MapType,
+    dst: &Endpoint,
+    k: &[u8],
+    v: &[u8],
+) -> Result<(), ConvertError> {
+    if ty == MapType::Dbm && k.len() + v.len() > 1008 {
+        return Err(ConvertError::Unrepresentable {
+            dst: dst.to_string(),
+            key: k.to_vec(),
+            why: format!(
+                "{} bytes of key and value: dbm (sdbm) holds at most 1008 per pair",
+                k.len() + v.len()
+            ),
+        });
+    }
+    b.insert(k, v).map_err(ConvertError::Destination)
+}
+
+/// Put the new map in place. Readers that lock the map (sendmail: a shared flock per
+/// lookup) wait for the swap, as with cfmap makemap; dbm's commit takes the .pag lock
+/// itself.
+fn commit_locked(
+    b: Box<dyn maps::Builder>,
+    ty: MapType,
+    dst: &Endpoint,
+) -> Result<(), ConvertError> {
+    let lock = match ty {
+        MapType::Dbm => None,
+        _ => maps::commit::lock_pag(&ty.files(&dst.path)[0], true)
+            .ok()
+            .flatten(),
+    };
+    let committed = b.commit();
+    drop(lock);
+    match committed {
+        Ok(()) | Err(MapError::OldNotNotified { .. }) => Ok(()),
+        Err(e) => Err(ConvertError::Destination(e)),
+    }
+}
+
 /// Write `records` to `dst` atomically. `like` is a file whose mode and owner a new
 /// destination takes (the source map, so the new file is as readable as the old one).
 pub fn write(
@@ -596,55 +659,28 @@ pub fn write(
     let flags = match dst.format {
         Format::Map(ty) => {
             let dups_allowed = matches!(ty, MapType::Btree | MapType::Hash | MapType::Cdb);
-            if keep_duplicates && !dups_allowed {
-                let mut seen: Index = HashMap::default();
-                for (k, _) in records {
-                    if seen.insert(k, 0).is_some() {
-                        return Err(ConvertError::Unrepresentable {
-                            dst: dst.to_string(),
-                            key: k.clone(),
-                            why: format!("repeated key: type {ty} cannot hold duplicates"),
-                        });
-                    }
-                }
-            }
             let has_dups = keep_duplicates && {
                 let mut seen: Index = HashMap::default();
                 records.iter().any(|(k, _)| seen.insert(k, 0).is_some())
             };
-            let mut b = if has_dups {
-                maps::builder_keeping_duplicates(ty, &dst.path)
-            } else {
-                maps::builder(ty, &dst.path)
+            if has_dups && !dups_allowed {
+                let mut seen: Index = HashMap::default();
+                let k = records
+                    .iter()
+                    .find(|(k, _)| seen.insert(k, 0).is_some())
+                    .map(|r| r.0.clone())
+                    .unwrap_or_default();
+                return Err(ConvertError::Unrepresentable {
+                    dst: dst.to_string(),
+                    key: k,
+                    why: format!("repeated key: type {ty} cannot hold duplicates"),
+                });
             }
-            .map_err(ConvertError::Destination)?;
+            let mut b = open_builder(ty, dst, has_dups)?;
             for (k, v) in records {
-                if ty == MapType::Dbm && k.len() + v.len() > 1008 {
-                    return Err(ConvertError::Unrepresentable {
-                        dst: dst.to_string(),
-                        key: k.clone(),
-                        why: format!(
-                            "{} bytes of key and value: dbm (sdbm) holds at most 1008 per pair",
-                            k.len() + v.len()
-                        ),
-                    });
-                }
-                b.insert(k, v).map_err(ConvertError::Destination)?;
+                insert_checked(b.as_mut(), ty, dst, k, v)?;
             }
-            // Readers that lock the map (sendmail: a shared flock per lookup) wait for
-            // the swap, as with cfmap makemap; dbm's commit takes the .pag lock itself.
-            let lock = match ty {
-                MapType::Dbm => None,
-                _ => maps::commit::lock_pag(&ty.files(&dst.path)[0], true)
-                    .ok()
-                    .flatten(),
-            };
-            let committed = b.commit();
-            drop(lock);
-            match committed {
-                Ok(()) | Err(MapError::OldNotNotified { .. }) => {}
-                Err(e) => return Err(ConvertError::Destination(e)),
-            }
+            commit_locked(b, ty, dst)?;
             None
         }
         Format::Text => {
@@ -666,6 +702,67 @@ pub fn write(
     Ok(flags)
 }
 
+/// Whether map `ty` at `name` cannot hold a key twice: sdbm never does, a Berkeley DB
+/// file only with the DUP flag in its meta page (flags at offset 48, in the byte order
+/// its magic number shows).
+fn cannot_repeat_keys(ty: MapType, name: &Path) -> bool {
+    use std::io::Read;
+    match ty {
+        MapType::Dbm => true,
+        MapType::Cdb => false,
+        MapType::Btree | MapType::Hash => {
+            let mut b = [0u8; 52];
+            let Ok(mut f) = std::fs::File::open(&ty.files(name)[0]) else {
+                return false;
+            };
+            if f.read_exact(&mut b).is_err() {
+                return false;
+            }
+            let w = |at: usize| [b[at], b[at + 1], b[at + 2], b[at + 3]];
+            let magic_le = u32::from_le_bytes(w(12));
+            let flags = match magic_le {
+                0x0005_3162 | 0x0006_1561 => u32::from_le_bytes(w(48)),
+                0x6231_0500 | 0x6115_0600 => u32::from_be_bytes(w(48)),
+                _ => return false,
+            };
+            flags & 1 == 0
+        }
+    }
+}
+
+/// The streaming conversion: a map that cannot repeat keys, copied unchanged into
+/// another map type, pair by pair straight into the builder (no copy kept in between).
+fn stream(
+    src: &Endpoint,
+    ty_in: MapType,
+    dst: &Endpoint,
+    ty: MapType,
+) -> Result<Outcome, ConvertError> {
+    let map = maps::open(ty_in, &src.path).map_err(ConvertError::Source)?;
+    check_destination(dst, false)?;
+    let existed = dst.files().iter().any(|f| f.exists());
+    let mut b = open_builder(ty, dst, false)?;
+    let mut o = Outcome::default();
+    for r in map.iter() {
+        let (k, v) = r.map_err(ConvertError::Source)?;
+        if k.iter().any(u8::is_ascii_uppercase) {
+            o.upper_case_keys += 1;
+            if o.first_upper_case_key.is_none() {
+                o.first_upper_case_key = Some(k.clone());
+            }
+        }
+        insert_checked(b.as_mut(), ty, dst, &k, &v)?;
+        o.read += 1;
+    }
+    o.pairs = o.read;
+    drop(map);
+    commit_locked(b, ty, dst)?;
+    if !existed {
+        copy_owner_and_mode(&ty_in.files(&src.path)[0], &dst.files());
+    }
+    Ok(o)
+}
+
 /// Give new files the mode bits and owner of `like` (best effort: only root may chown).
 fn copy_owner_and_mode(like: &Path, files: &[PathBuf]) {
     use std::os::unix::fs::PermissionsExt;
@@ -680,6 +777,14 @@ fn copy_owner_and_mode(like: &Path, files: &[PathBuf]) {
 
 /// Convert `src` into `dst`: read, resolve, check the destination, write atomically.
 pub fn convert(src: &Endpoint, dst: &Endpoint, opts: &Options) -> Result<Outcome, ConvertError> {
+    if let (Format::Map(ty_in), Format::Map(ty)) = (src.format, dst.format)
+        && !opts.fold
+        && opts.nul == NulEdit::Keep
+        && !opts.skip_safety
+        && cannot_repeat_keys(ty_in, &src.path)
+    {
+        return stream(src, ty_in, dst, ty);
+    }
     let source = read(src, opts)?;
     let read_n = source.records.len();
     check_destination(dst, opts.skip_safety)?;
