@@ -463,3 +463,55 @@ fn postfix_reads_the_cdb_files() {
     // A capitalised key stays unreachable through a folding lookup, as in sendmail.
     assert_eq!(q("access-f", "Upper.example").2, Some(1));
 }
+
+#[test]
+fn binary_pairs_from_tinycdb_survive_every_format() {
+    if !tools() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // Keys and values no makemap source can hold: NUL and newline inside, all 256
+    // bytes, empty key, empty value.
+    let all: Vec<u8> = (0..=255u8).collect();
+    let pairs: Pairs = vec![
+        (b"nul\0inside".to_vec(), b"v\0v".to_vec()),
+        (b"new\nline".to_vec(), b"x\ny".to_vec()),
+        (all.clone(), all.iter().rev().copied().collect()),
+        (Vec::new(), b"empty key".to_vec()),
+        (b"empty value".to_vec(), Vec::new()),
+    ];
+    let mut native = Vec::new();
+    for (k, v) in &pairs {
+        native.extend_from_slice(format!("+{},{}:", k.len(), v.len()).as_bytes());
+        native.extend_from_slice(k);
+        native.extend_from_slice(b"->");
+        native.extend_from_slice(v);
+        native.push(b'\n');
+    }
+    native.push(b'\n');
+    let (_, err, code) = run(dir, "cdb", &["-c", "bin.cdb"], &native);
+    assert_eq!(code, 0, "{err}");
+    let mut prev = "cdb:bin".to_string();
+    for (i, ty) in ["hash", "btree", "dbm", "cdb"].iter().enumerate() {
+        let next = format!("{ty}:m{i}");
+        let (_, err, code) = cfmap(dir, &["convert", &prev, &next]);
+        assert_eq!(code, 0, "{prev} -> {next}: {err}");
+        if *ty == "hash" || *ty == "btree" {
+            assert_eq!(
+                sorted(db_dump(dir, &format!("m{i}.db"))),
+                sorted(pairs.clone())
+            );
+        }
+        prev = next;
+    }
+    assert_eq!(sorted(cdb_dump(dir, "m3.cdb")), sorted(pairs));
+    // No makemap source can carry them: refused, nothing written.
+    let (_, err, code) = cfmap(dir, &["convert", "cdb:bin", "text:bin.txt"]);
+    assert_eq!(code, 65);
+    assert!(
+        err.contains("some keys or values end in NUL") || err.contains("NUL byte inside"),
+        "{err}"
+    );
+    assert!(!dir.join("bin.txt").exists());
+}

@@ -225,9 +225,11 @@ fn incomplete_migrations_change_nothing_unless_partial() {
     let dir = d.path();
     build(dir, &["text:src.txt", "hash:good"], "a.example OK\n");
     build(dir, &["text:src.txt", "hash:hashfile"], "b.example OK\n");
+    build(dir, &["text:src.txt", "hash:taken"], "c.example OK\n");
+    std::fs::write(dir.join("taken.cdb"), "my notes, not a map\n").unwrap();
     cf(
         dir,
-        "Kgood hash -o good\nKgone btree gone\nKwrong btree hashfile\nKdir ldap -k uid=%0 -v mail\n",
+        "Ktaken hash taken\nKgood hash -o good\nKgone btree gone\nKwrong btree hashfile\nKdir ldap -k uid=%0 -v mail\nKsame hash good\n",
         "Scheck_rcpt\nR$*\t$: $(good $1 $: none $)\n",
     );
     let before = snapshot(dir);
@@ -240,7 +242,8 @@ fn incomplete_migrations_change_nothing_unless_partial() {
         "map gone (btree): NOT MIGRATED: gone.db: No such file or directory",
         "map wrong (btree): NOT MIGRATED: hashfile.db: not a btree database (hash database)",
         "map dir (ldap): NOT MIGRATED: class ldap reads a network service",
-        "cfmap: migration incomplete (3 map(s) above); nothing changed",
+        "map taken (hash): NOT MIGRATED: taken.cdb: exists and is not a cdb map",
+        "cfmap: migration incomplete (4 map(s) above); nothing changed",
     ] {
         assert!(err.contains(want), "{want}\nnot in\n{err}");
     }
@@ -250,9 +253,22 @@ fn incomplete_migrations_change_nothing_unless_partial() {
     partial.push("--partial");
     let (out, err, code) = cfmap(dir, &partial);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("proof: 1 lookups (/map)"), "{out}");
+    // Two K lines naming one file: one new file, both lines changed.
+    assert!(out.contains("proof: 2 lookups (/map)"), "{out}");
+    assert_eq!(out.matches("wrote good.cdb").count(), 1, "{out}");
     let new = std::fs::read_to_string(dir.join("t.cf")).unwrap();
     assert!(new.contains("Kgood cdb -o good\nKgone btree gone\nKwrong btree hashfile\n"));
+    assert!(new.contains("Ksame cdb good\n") && new.contains("Ktaken hash taken\n"));
+    assert_eq!(
+        std::fs::read(dir.join("taken.cdb")).unwrap(),
+        b"my notes, not a map\n"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("cfmap-migrate"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(dir.join("good.cdb").exists());
 }
 

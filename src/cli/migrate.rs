@@ -413,10 +413,15 @@ pub fn run(a: MigrateArgs) -> i32 {
         return exit::OK;
     }
 
-    // Put everything in place: maps first, then the .cf and .mc that name them.
+    // Put everything in place: maps first, then the .cf and .mc that name them. Two K
+    // lines naming one file share one new file.
+    let mut placed_already = std::collections::HashSet::new();
     for r in &ready {
         let dst = r.entry.dst.as_ref().expect("ready maps have a destination");
         let dest = dst.files().swap_remove(0);
+        if !placed_already.insert(dest.clone()) {
+            continue;
+        }
         let temp = r.temp.files().swap_remove(0);
         let lock = crate::maps::commit::lock_pag(&dest, true).ok().flatten();
         let placed = if dest.exists() {
