@@ -111,6 +111,12 @@ fn an_m4_site_moves_to_cdb_with_its_mc() {
         "{err}"
     );
     assert!(err.contains("dry run: nothing changed"));
+    assert!(
+        err.contains(
+            "note: O AliasFile=/etc/mail/aliases is read through libdb and is not a K line"
+        ),
+        "{err}"
+    );
     assert_eq!(snapshot(root), before, "the dry run changed a file");
     let diff_dir = tempfile::tempdir().unwrap();
     let diff_file = diff_dir.path().join("migrate.diff");

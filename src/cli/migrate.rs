@@ -255,6 +255,14 @@ pub fn run(a: MigrateArgs) -> i32 {
             _ => {}
         }
     }
+    for a in migrate::alias_files_on_libdb(&old.ir) {
+        let a = String::from_utf8_lossy(&a).into_owned();
+        let path = a.rsplit_once(':').map_or(a.as_str(), |p| p.1);
+        report.push(format!(
+            "note: O AliasFile={a} is read through libdb and is not a K line: left as it is \
+             (cfmap convert hash:{path} cdb:{path}, then AliasFile=cdb:{path})"
+        ));
+    }
     let say = |err: &mut dyn Write, lines: &[String]| {
         for l in lines {
             let _ = writeln!(err, "{l}");

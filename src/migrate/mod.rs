@@ -214,6 +214,32 @@ fn fill_paths(e: &mut Entry, decl: &MapDecl, to: MapType, root: Option<&Path>) {
     });
 }
 
+/// The `AliasFile` entries (`O AliasFile=[class:]path,…`, the last setting) that are read
+/// through libdb: no class (implicit), `hash`, `btree` or `dbm`. They are not K lines:
+/// the migration leaves them and says so.
+pub fn alias_files_on_libdb(ir: &Ir) -> Vec<Vec<u8>> {
+    let Some(o) = ir
+        .options
+        .iter()
+        .rev()
+        .find(|o| o.name == Some("AliasFile"))
+    else {
+        return Vec::new();
+    };
+    o.value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|e| !e.is_empty())
+        .filter(|e| match e.iter().position(|&b| b == b':') {
+            Some(c) if !e[..c].contains(&b'/') => {
+                matches!(&e[..c], b"hash" | b"btree" | b"dbm" | b"implicit")
+            }
+            _ => true,
+        })
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
 /// The words of a K line after `K`: (start, end) byte offsets within `line`.
 fn k_words(line: &[u8]) -> Vec<(usize, usize)> {
     let mut words = Vec::new();
