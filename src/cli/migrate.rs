@@ -347,7 +347,19 @@ pub fn run(a: MigrateArgs) -> i32 {
         let (new_maps, _) = build_maps(&new);
         let mut s_old = Session::new(&old.ir, old_maps, &old.opts);
         let mut s_new = Session::new(&new.ir, new_maps, &new.opts);
-        proof::prove(&mut s_old, &mut s_new, &keys, &rulesets, 10)
+        let names: Vec<(Vec<u8>, Vec<u8>)> = ready
+            .iter()
+            .map(|r| {
+                let f = &r.entry.file;
+                let base = if r.entry.class == "dbm" {
+                    f.clone()
+                } else {
+                    f.strip_suffix(b".db").unwrap_or(f).to_vec()
+                };
+                (r.temp_kfile.clone(), base)
+            })
+            .collect();
+        proof::prove(&mut s_old, &mut s_new, &keys, &rulesets, &names, 10)
     };
     report.push(format!(
         "proof: {} lookups (/map) and {} ruleset cases ({}) asked of the old and the new configuration: {}",

@@ -88,13 +88,39 @@ fn ask(s: &mut Session<'_>, line: &[u8]) -> Vec<u8> {
     s.take_output()
 }
 
+/// `text` with every `from` replaced by its `to`.
+fn renamed(text: Vec<u8>, names: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut text = text;
+    for (from, to) in names {
+        if from.is_empty() || !text.windows(from.len()).any(|w| w == &from[..]) {
+            continue;
+        }
+        let mut out = Vec::with_capacity(text.len());
+        let mut i = 0;
+        while i < text.len() {
+            if text[i..].starts_with(from) {
+                out.extend_from_slice(to);
+                i += from.len();
+            } else {
+                out.push(text[i]);
+                i += 1;
+            }
+        }
+        text = out;
+    }
+    text
+}
+
 /// Ask both sessions about every key of every map (`maps`: name and stored keys), and
-/// run `rulesets` on each key as an address. At most `keep` differences are kept.
+/// run `rulesets` on each key as an address. At most `keep` differences are kept. The
+/// new configuration may name its map files differently while they are being proved
+/// (hidden temporaries): `names` maps those names to the final ones in its answers.
 pub fn prove(
     old: &mut Session<'_>,
     new: &mut Session<'_>,
     maps: &[(Vec<u8>, Vec<Vec<u8>>)],
     rulesets: &[Vec<u8>],
+    names: &[(Vec<u8>, Vec<u8>)],
     keep: usize,
 ) -> Report {
     let mut r = Report::default();
@@ -121,13 +147,13 @@ pub fn prove(
                 continue;
             };
             let q = [&b"/map "[..], name, b" ", k].concat();
-            let (a, b) = (ask(old, &q), ask(new, &q));
+            let (a, b) = (ask(old, &q), renamed(ask(new, &q), names));
             r.lookups += 1;
             note(&mut r, name, q, a, b);
             for addr in addresses(k) {
                 for rs in rulesets {
                     let q = [&rs[..], b" ", &addr].concat();
-                    let (a, b) = (ask(old, &q), ask(new, &q));
+                    let (a, b) = (ask(old, &q), renamed(ask(new, &q), names));
                     r.cases += 1;
                     note(&mut r, name, q, a, b);
                 }
@@ -159,5 +185,17 @@ mod tests {
             ]
         );
         assert_eq!(addresses(b"user@x.org"), [b"user@x.org".to_vec()]);
+    }
+
+    #[test]
+    fn hidden_names_read_as_final_ones() {
+        let names = vec![(b"/m/.access.tmp".to_vec(), b"/m/access".to_vec())];
+        assert_eq!(
+            renamed(
+                b"open /m/.access.tmp.cdb: no; /m/.access.tmp".to_vec(),
+                &names
+            ),
+            b"open /m/access.cdb: no; /m/access"
+        );
     }
 }
