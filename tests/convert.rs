@@ -123,6 +123,19 @@ fn bad_sources_and_destinations_change_nothing() {
         assert_eq!(out, "");
         assert_eq!(snapshot(dir), before, "{args:?} changed a file");
     }
+    // -s follows the link, as makemap -s does, and replaces its target.
+    let (_, err, c) = cfmap(dir, &["convert", "-s", "btree:tree", "hash:link"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        std::fs::symlink_metadata(dir.join("link.db"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let (out, _, _) = cfmap(dir, &["dump", "hash", "good"]);
+    assert_eq!(out, "a.example\tOK\n");
+    std::fs::write(dir.join("good.db"), &good).unwrap();
+    let before = snapshot(dir);
     // Usage errors: 64.
     for args in [
         &["convert", "good", "cdb:x"][..],

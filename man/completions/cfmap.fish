@@ -106,7 +106,7 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -l fold -d 'Lower-c
 complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s d -l keep-duplicates -d 'Keep every record of a repeated key (hash and btree as with makemap -d, cdb, text) instead of only the one the old map answered'
 complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s f -d 'Text source: do not fold keys to lower case (makemap -f)'
 complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s e -d 'Text source: store lines without a value with an empty value (makemap -e)'
-complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s s -d 'Skip makemap\'s safety checks on the destination (symbolic and hard links)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s s -d 'Skip makemap\'s safety checks on the destination: a file with other hard links is replaced under the name given, a symbolic link is followed and its target replaced (not for dbm)'
 complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s v -l verbose -d 'Say what was converted'
 complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s V -l version -d 'Print version'

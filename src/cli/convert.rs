@@ -47,7 +47,9 @@ pub struct ConvertArgs {
     /// Text source: comment character (makemap -D).
     #[arg(short = 'D', value_name = "CHAR", allow_hyphen_values = true)]
     pub comment: Option<OsString>,
-    /// Skip makemap's safety checks on the destination (symbolic and hard links).
+    /// Skip makemap's safety checks on the destination: a file with other hard links is
+    /// replaced under the name given, a symbolic link is followed and its target
+    /// replaced (not for dbm).
     #[arg(short = 's')]
     pub skip_safety: bool,
     /// Say what was converted.

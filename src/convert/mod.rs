@@ -777,6 +777,29 @@ fn copy_owner_and_mode(like: &Path, files: &[PathBuf]) {
 
 /// Convert `src` into `dst`: read, resolve, check the destination, write atomically.
 pub fn convert(src: &Endpoint, dst: &Endpoint, opts: &Options) -> Result<Outcome, ConvertError> {
+    // makemap -s: a symbolic link is followed and its target replaced (one-file maps).
+    let followed;
+    let dst = match dst.format {
+        Format::Map(MapType::Dbm) => dst,
+        _ if opts.skip_safety => {
+            let f = dst.files().swap_remove(0);
+            match std::fs::symlink_metadata(&f) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let target = std::fs::canonicalize(&f).map_err(|e| ConvertError::Unsafe {
+                        path: f.clone(),
+                        why: io_reason(&e),
+                    })?;
+                    followed = Endpoint {
+                        format: dst.format,
+                        path: target,
+                    };
+                    &followed
+                }
+                _ => dst,
+            }
+        }
+        _ => dst,
+    };
     if let (Format::Map(ty_in), Format::Map(ty)) = (src.format, dst.format)
         && !opts.fold
         && opts.nul == NulEdit::Keep
