@@ -358,29 +358,28 @@ fn resolve_duplicates(
 ) -> Result<Vec<bool>, ConvertError> {
     let mut answered = vec![true; records.len()];
     let mut index: Index = HashMap::with_capacity_and_hasher(records.len(), Default::default());
-    let mut repeated: Vec<u32> = Vec::new();
+    // First record of a repeated key -> its other records, in source order.
+    let mut repeated: HashMap<u32, Vec<u32>> = HashMap::new();
     for (i, (k, _)) in records.iter().enumerate() {
         if let Some(&first) = index.get(k.as_slice()) {
             answered[i] = false;
-            if answered[first as usize] {
-                repeated.push(first);
-            }
+            repeated.entry(first).or_default().push(i as u32);
         } else {
             index.insert(k, i as u32);
         }
     }
     // For each repeated key, the record the reader gives.
-    for first in repeated {
-        let key = &records[first as usize].0;
-        let Some(v) = answer(key)? else { continue };
-        if records[first as usize].1 == v {
+    for (first, others) in repeated {
+        let first = first as usize;
+        let Some(v) = answer(&records[first].0)? else {
+            continue;
+        };
+        if records[first].1 == v {
             continue;
         }
-        if let Some(j) =
-            (first as usize + 1..records.len()).find(|&j| records[j].0 == *key && records[j].1 == v)
-        {
-            answered[first as usize] = false;
-            answered[j] = true;
+        if let Some(&j) = others.iter().find(|&&j| records[j as usize].1 == v) {
+            answered[first] = false;
+            answered[j as usize] = true;
         }
     }
     Ok(answered)
@@ -441,6 +440,10 @@ pub fn prepare(source: Source, opts: &Options) -> (Vec<maps::Record>, Vec<Note>)
             e.push(v);
         }
         let mut kept: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        let mut first: Index = HashMap::with_capacity_and_hasher(out.len(), Default::default());
+        for (i, (k, _)) in out.iter().enumerate() {
+            first.entry(k.as_slice()).or_insert(i as u32);
+        }
         // The kept record, found by its source key (before the edits).
         for k in &order {
             let mut probe = k.clone();
@@ -448,8 +451,8 @@ pub fn prepare(source: Source, opts: &Options) -> (Vec<maps::Record>, Vec<Note>)
                 probe.make_ascii_lowercase();
             }
             edit_nul(&mut probe, opts.nul);
-            if let Some((_, v)) = out.iter().find(|(ok, _)| *ok == probe) {
-                kept.insert(k.clone(), v.clone());
+            if let Some(&i) = first.get(probe.as_slice()) {
+                kept.insert(k.clone(), out[i as usize].1.clone());
             }
         }
         for k in order {
