@@ -236,7 +236,7 @@ fn incomplete_migrations_change_nothing_unless_partial() {
     cf(
         dir,
         "Ktaken hash taken\nKgood hash -o good\nKgone btree gone\nKwrong btree hashfile\nKdir ldap -k uid=%0 -v mail\nKsame hash good\n",
-        "Scheck_rcpt\nR$*\t$: $(good $1 $: none $)\n",
+        "Scheck_rcpt\nR$*\t$: $(good $1 $: none $)\nScheck_vrfy\nR$*\t$: $(same $1 $)\n",
     );
     let before = snapshot(dir);
     let args = ["migrate", "-C", "t.cf", "--to", "cdb"];
@@ -261,6 +261,10 @@ fn incomplete_migrations_change_nothing_unless_partial() {
     assert_eq!(code, 0, "{err}");
     // Two K lines naming one file: one new file, both lines changed.
     assert!(out.contains("proof: 2 lookups (/map)"), "{out}");
+    assert!(
+        out.contains("ruleset cases (check_rcpt, check_vrfy, 3,0)"),
+        "{out}"
+    );
     assert_eq!(out.matches("wrote good.cdb").count(), 1, "{out}");
     let new = std::fs::read_to_string(dir.join("t.cf")).unwrap();
     assert!(new.contains("Kgood cdb -o good\nKgone btree gone\nKwrong btree hashfile\n"));

@@ -5,9 +5,10 @@
 //! - Every key of every migrated map through `/map NAME KEY` (the class lookup itself:
 //!   folding, the adaptive NUL tries, `-a`, `%` substitution).
 //! - Every such key as a test address through the rulesets that use the maps in real
-//!   operation: `check_mail`, `check_rcpt`, `check_relay`, their `Local_` hooks, and
-//!   `3,0` (ruleset 0 reaches the mailertable and virtusertable); an access-style key
-//!   `Tag:rest` is also tried as `rest`, and a bare domain also as `postmaster@domain`.
+//!   operation: `check_mail`, `check_rcpt`, `check_relay`, their `Local_` hooks, every
+//!   other `check_*` and `Local_check_*` ruleset, and `3,0` (ruleset 0 reaches the
+//!   mailertable and virtusertable); an access-style key `Tag:rest` is also tried as
+//!   `rest`, and a bare domain also as `postmaster@domain`.
 //!   The whole trace is compared, not only the result.
 
 use crate::engine::Session;
@@ -47,6 +48,13 @@ pub fn rulesets(ir: &crate::ir::Ir) -> Vec<Vec<u8>> {
     ] {
         if ir.ruleset_names.contains_key(name.as_bytes()) {
             out.push(name.as_bytes().to_vec());
+        }
+    }
+    // Other check rulesets (check_compat, check_vrfy, Local_check_* hooks…) after those.
+    for name in ir.ruleset_names.keys() {
+        if (name.starts_with(b"check_") || name.starts_with(b"Local_check_")) && !out.contains(name)
+        {
+            out.push(name.clone());
         }
     }
     if ir.rulesets.contains_key(&3) && ir.rulesets.contains_key(&0) {
