@@ -24,7 +24,7 @@ use crate::migrate::{self, Blocker, Edit, Entry, diff, mc, proof};
 /// changed, after a backup. Before anything is written, every key of every map is looked
 /// up through the old and the new configuration with cfmap's engine (/map NAME KEY), and
 /// run as a test address through check_mail, check_rcpt, check_relay, their Local_
-/// hooks and 3,0: every answer must be the same.
+/// hooks, every other check_* ruleset and 3,0: every answer must be the same.
 #[derive(Debug, Args)]
 #[command(after_long_help = MIGRATE_AFTER_HELP)]
 pub struct MigrateArgs {
