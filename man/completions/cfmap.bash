@@ -25,6 +25,9 @@ _cfmap() {
             cfmap,compile)
                 cmd="cfmap__subcmd__compile"
                 ;;
+            cfmap,convert)
+                cmd="cfmap__subcmd__convert"
+                ;;
             cfmap,dump)
                 cmd="cfmap__subcmd__dump"
                 ;;
@@ -33,6 +36,9 @@ _cfmap() {
                 ;;
             cfmap,makemap)
                 cmd="cfmap__subcmd__makemap"
+                ;;
+            cfmap,migrate)
+                cmd="cfmap__subcmd__migrate"
                 ;;
             cfmap,query)
                 cmd="cfmap__subcmd__query"
@@ -65,7 +71,7 @@ _cfmap() {
 
     case "${cmd}" in
         cfmap)
-            opts="-h -V --help --version lint compile makemap dump query test check verify cache serve"
+            opts="-h -V --help --version lint compile makemap dump query test check verify cache serve convert migrate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -224,6 +230,28 @@ _cfmap() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cfmap__subcmd__convert)
+            opts="-N -O -d -f -e -t -D -s -v -h -V --add-nul --strip-nul --fold --keep-duplicates --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cfmap__subcmd__dump)
             opts="-N -t -h -V --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -300,6 +328,36 @@ _cfmap() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cfmap__subcmd__migrate)
+            opts="-C -h -V --to --mc --dry-run --root --partial --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -W "cdb" -- "${cur}"))
+                    return 0
+                    ;;
+                --mc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

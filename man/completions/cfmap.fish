@@ -36,6 +36,8 @@ complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "check" -d 'Check expect
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "verify" -d 'Verify recipients against the mailbox server over SMTP, with a cache of positive answers shared with Perl filters'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "cache" -d 'Look after the positive verification cache (an SDBM_File pair NAME.dir + NAME.pag)'
 complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "serve" -d 'Answer sendmail socket map (and Postfix socketmap) lookups from map files and from recipient verification'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "convert" -d 'Convert a map to another format, pair for pair: hash, btree, dbm, cdb or a makemap source (text)'
+complete -c cfmap -n "__fish_cfmap_needs_command" -f -a "migrate" -d 'Move a sendmail configuration off Berkeley DB: convert every hash, btree and dbm map to cdb and patch the K lines, with a proof that nothing answers differently'
 complete -c cfmap -n "__fish_cfmap_using_subcommand lint" -l format -d 'Output format (see OUTPUT FORMATS below)' -r -f -a "human\t'Reports with source snippets'
 short\t'`file:line:col: severity[rule]: message`'
 json\t'One JSON array'
@@ -146,3 +148,23 @@ complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l max-clients -d 'Mo
 complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -l allow-remote -d 'Allow an inet address that is not loopback'
 complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cfmap -n "__fish_cfmap_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s t -d 'Text source: key/value delimiter (makemap -t)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s D -d 'Text source: comment character (makemap -D)' -r
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s N -l add-nul -d 'Add a trailing NUL to every key and value that has none (for a K line with -N)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s O -l strip-nul -d 'Remove one trailing NUL from every key and value that has one (for a K line with -O)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -l fold -d 'Lower-case (ASCII) every key, as makemap does without -f'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s d -l keep-duplicates -d 'Keep every record of a repeated key (hash and btree as with makemap -d, cdb, text) instead of only the one the old map answered'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s f -d 'Text source: do not fold keys to lower case (makemap -f)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s e -d 'Text source: store lines without a value with an empty value (makemap -e)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s s -d 'Skip makemap\'s safety checks on the destination: a file with other hard links is replaced under the name given, a symbolic link is followed and its target replaced (not for dbm)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s v -l verbose -d 'Say what was converted'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand convert" -s V -l version -d 'Print version'
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -s C -d 'The configuration (sendmail.cf)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l to -d 'The new map type' -r -f -a "cdb\t''"
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l mc -d 'The m4 source the .cf was built from: its FEATURE/define arguments are patched too' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l root -d 'Read and write absolute map paths below DIR (/etc/mail/x is DIR/etc/mail/x)' -r -F
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l dry-run -d 'Change nothing: print the unified diff of the .cf (and .mc), and the proof'
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -l partial -d 'Migrate the maps that can be, when others cannot (missing file, network class)'
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cfmap -n "__fish_cfmap_using_subcommand migrate" -s V -l version -d 'Print version'

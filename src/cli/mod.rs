@@ -5,10 +5,12 @@
 pub mod cache;
 pub mod check;
 pub mod compile;
+pub mod convert;
 pub mod dump;
 pub mod generate;
 pub mod lint;
 pub mod makemap;
+pub mod migrate;
 pub mod progress;
 pub mod query;
 pub mod serve;
@@ -103,6 +105,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Cache(cache::CacheArgs),
     Serve(serve::ServeArgs),
+    Convert(convert::ConvertArgs),
+    Migrate(migrate::MigrateArgs),
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
 }
@@ -120,6 +124,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Verify(a) => verify::run(a),
         Command::Cache(a) => cache::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Convert(a) => convert::run(a),
+        Command::Migrate(a) => migrate::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }
