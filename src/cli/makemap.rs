@@ -697,7 +697,7 @@ fn execute_inner(
 
     // Records in map order; index: key -> its first record.
     // At most one record per line (plus the old ones with -u, which may grow the table).
-    let lines_in = source.iter().filter(|&&b| b == b'\n').count() + 1;
+    let lines_in = memchr::memchr_iter(b'\n', &source).count() + 1;
     let source_len = source.len();
     let mut recs = Records::new(source);
     let mut index = KeyIndex::with_capacity(lines_in);

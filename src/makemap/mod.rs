@@ -104,7 +104,7 @@ pub struct Record {
 /// The text of a stored key or value as makemap prints it: a C string, up to the first
 /// NUL.
 pub fn c_str(b: &[u8]) -> &[u8] {
-    match b.iter().position(|&c| c == 0) {
+    match memchr::memchr(0, b) {
         Some(i) => &b[..i],
         None => b,
     }
@@ -143,7 +143,7 @@ impl<'a> Lines<'a> {
         }
         let rest = &self.src[self.pos..];
         let max = rest.len().min(LINE_BUFFER - 1);
-        let chunk = match rest[..max].iter().position(|&b| b == b'\n') {
+        let chunk = match memchr::memchr(b'\n', &rest[..max]) {
             Some(i) => &rest[..=i],
             None => &rest[..max],
         };
