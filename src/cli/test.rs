@@ -123,26 +123,6 @@ fn class_file_words(data: &[u8], format: Option<&[u8]>) -> Vec<Vec<u8>> {
     words
 }
 
-/// The services a switch file lists for `hosts` (`hosts files dns`, or nsswitch.conf's
-/// `hosts: files dns`).
-fn hosts_services(data: &[u8], sep: u8) -> Option<Vec<Vec<u8>>> {
-    for line in data.split(|&b| b == b'\n') {
-        let line = line.split(|&b| b == b'#').next().unwrap_or(&[]);
-        let mut words = line
-            .split(|&b| b.is_ascii_whitespace() || b == sep)
-            .filter(|w| !w.is_empty());
-        if words.next() == Some(&b"hosts"[..]) {
-            return Some(
-                words
-                    .take_while(|w| !w.starts_with(b"["))
-                    .map(<[u8]>::to_vec)
-                    .collect(),
-            );
-        }
-    }
-    None
-}
-
 /// Split input as `fgets` into a 2048-byte buffer does: at newlines, and every 2047
 /// bytes of a longer line.
 pub fn input_lines(data: &[u8]) -> Vec<&[u8]> {
@@ -296,30 +276,17 @@ pub(crate) fn load(
         }
     }
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
-    let mut opts = SessionOptions {
+    let opts = SessionOptions {
         hostname,
         defines,
         file_class_words,
         user: user.into_bytes(),
         date: Vec::new(),
         seed_hostname: seed,
-        uses_dns: true,
         help: ir
             .option("HelpFile")
             .and_then(|h| std::fs::read(resolve(h, root)).ok()),
     };
-    let switch = ir
-        .option("ServiceSwitchFile")
-        .unwrap_or(b"/etc/mail/service.switch")
-        .to_vec();
-    let uses_dns = match std::fs::read(resolve(&switch, root)) {
-        Ok(data) => hosts_services(&data, b' ').is_none_or(|s| s.contains(&b"dns".to_vec())),
-        Err(_) => std::fs::read("/etc/nsswitch.conf")
-            .ok()
-            .and_then(|d| hosts_services(&d, b':'))
-            .is_none_or(|s| s.contains(&b"dns".to_vec())),
-    };
-    opts.uses_dns = uses_dns;
     Ok(Loaded {
         ir,
         opts,

@@ -111,9 +111,6 @@ pub struct SessionOptions {
     pub seed_hostname: Vec<u8>,
     /// The HelpFile's contents (`?`), if the configuration names one that can be read.
     pub help: Option<Vec<u8>>,
-    /// Whether host lookups consult DNS (the service switch's `hosts` line names `dns`);
-    /// offline, DNS never answers.
-    pub uses_dns: bool,
 }
 
 /// One `-bt` session over a compiled configuration.
@@ -132,7 +129,6 @@ pub struct Session<'a> {
     /// The workspace and status the last ruleset line ended with (for `cfmap check`).
     pub(crate) last: Option<(Workspace, i32)>,
     pub(crate) help: Option<Vec<u8>>,
-    pub(crate) uses_dns: bool,
     /// Each ruleset's right-hand sides as shared tokens, made on first use.
     templates: std::collections::HashMap<u16, std::rc::Rc<Vec<Compiled>>>,
 }
@@ -371,7 +367,6 @@ impl<'a> Session<'a> {
             try_sender: false,
             last: None,
             help: opts.help.clone(),
-            uses_dns: opts.uses_dns,
             templates: std::collections::HashMap::new(),
         }
     }
@@ -519,11 +514,7 @@ impl<'a> Session<'a> {
 
     /// The space substitute a map joins key atoms with.
     pub(crate) fn map_space_sub(&self, ix: usize) -> u8 {
-        let Some(d) = self
-            .maps
-            .decl(ix)
-            .or_else(|| self.ir.maps.get_index(ix).map(|(_, d)| d))
-        else {
+        let Some(d) = self.map_decl(ix) else {
             return self.blank_sub;
         };
         if let Some(s) = d.flags.space_sub {
@@ -536,11 +527,17 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Classes whose lookups keep quotes in the key (`dequote` sets `-q` itself).
-    pub(crate) fn class_keeps_quotes(&self, ix: usize) -> bool {
+    /// The declaration of map `ix`: the maps' own (it covers the maps sendmail declares
+    /// itself), else the IR's.
+    pub(crate) fn map_decl(&self, ix: usize) -> Option<&crate::ir::MapDecl> {
         self.maps
             .decl(ix)
             .or_else(|| self.ir.maps.get_index(ix).map(|(_, d)| d))
+    }
+
+    /// Classes whose lookups keep quotes in the key (`dequote` sets `-q` itself).
+    pub(crate) fn class_keeps_quotes(&self, ix: usize) -> bool {
+        self.map_decl(ix)
             .is_some_and(|d| d.class == crate::ir::MapClass::Dequote)
     }
 

@@ -338,10 +338,7 @@ impl Session<'_> {
         mut key: Vec<u8>,
         args: Vec<Vec<u8>>,
     ) -> (Option<Vec<u8>>, i32) {
-        let decl = self
-            .maps
-            .decl(ix)
-            .or_else(|| self.ir.maps.get_index(ix).map(|(_, d)| d));
+        let decl = self.map_decl(ix);
         let (keep_quotes, no_defer, tapp) = match decl {
             Some(d) => (
                 d.flags.keep_quotes || self.class_keeps_quotes(ix),

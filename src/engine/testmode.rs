@@ -337,7 +337,11 @@ impl Session<'_> {
                 m.extend_from_slice(arg);
                 // Offline: a name server never answers (-1); without DNS in the
                 // service switch sendmail does not ask for MX records at all.
-                let n = if self.uses_dns { "-1" } else { "0" };
+                let n = if self.maps.use_name_server() {
+                    "-1"
+                } else {
+                    "0"
+                };
                 m.extend_from_slice(format!(") returns {n} value(s):").as_bytes());
                 self.message_bytes(&m);
             }

@@ -87,6 +87,11 @@ pub trait Maps {
     ) -> Answer;
     /// `/canon host`: getcanonname's answer, `None` when not found.
     fn canon(&mut self, host: &[u8], env: &mut dyn MapEnv) -> Option<Vec<u8>>;
+    /// Whether host lookups ask DNS (sendmail's UseNameServer: `dns` among the service
+    /// switch's `hosts` services). Offline, DNS never answers.
+    fn use_name_server(&mut self) -> bool {
+        true
+    }
     /// The declaration of map `index` (its `-T`, `-t`, `-q` flags and space substitute
     /// for the rule wrapper). Indices past `Ir::maps` are maps sendmail declares itself
     /// after reading the file (`aliases`, `aliases.files`…), which the IR does not list.

@@ -82,6 +82,11 @@ pub(crate) fn switch_types(ctx: &mut Ctx, service: &[u8]) -> Option<Vec<Vec<u8>>
     }
 }
 
+/// sendmail's UseNameServer: whether `dns` is one of the `hosts` services.
+pub(crate) fn use_name_server(ctx: &mut Ctx) -> bool {
+    switch_types(ctx, b"hosts").is_some_and(|t| t.iter().any(|x| x.as_slice() == b"dns"))
+}
+
 /// shortenstring(s, 33).
 fn shorten(s: &[u8]) -> Vec<u8> {
     if s.len() < 33 {
@@ -339,9 +344,7 @@ pub(crate) fn lookup(
             let status = if tempfail {
                 // A fresh failure is reported only when DNS is among the host services
                 // (UseNameServer); a cached one always is (above).
-                let use_ns = switch_types(ctx, b"hosts")
-                    .is_some_and(|t| t.iter().any(|x| x.as_slice() == b"dns"));
-                if use_ns {
+                if use_name_server(ctx) {
                     env.message(&timeout_message(key));
                 }
                 sysexits::TEMPFAIL

@@ -752,6 +752,10 @@ impl Maps for MapSet {
     fn decl(&self, index: usize) -> Option<&MapDecl> {
         self.entries.get(index).map(|e| &e.decl)
     }
+
+    fn use_name_server(&mut self) -> bool {
+        host::use_name_server(&mut self.ctx)
+    }
 }
 
 /// An io::Error's text as C's strerror gives it.
