@@ -240,13 +240,7 @@ fn egid() -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-fn reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
+use crate::maps::io_reason as reason;
 
 /// `O TrustedUser=…` of a sendmail .cf, as makemap reads it: a number, or a user name
 /// looked up in /etc/passwd. `Err` is the warning makemap prints for an unknown user.

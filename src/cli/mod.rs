@@ -187,10 +187,4 @@ pub fn read_source(path: &Path, id: u32) -> Result<crate::cf::SourceFile, String
     }
 }
 
-pub(crate) fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
+pub(crate) use crate::maps::io_reason;

@@ -250,14 +250,7 @@ fn undouble(e: &MapError) -> String {
     }
 }
 
-/// An io::Error's text without Rust's " (os error N)" tail.
-pub(crate) fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
+pub(crate) use crate::maps::io_reason;
 
 /// A key or value for a message: printable ASCII as is, other bytes as `\xNN`.
 pub fn show(b: &[u8]) -> String {

@@ -189,8 +189,9 @@ impl MapError {
     }
 }
 
-/// An io::Error's text without Rust's " (os error N)" tail.
-fn io_reason(e: &std::io::Error) -> String {
+/// An io::Error's text as the C tools print it (strerror): without Rust's
+/// " (os error N)" tail. The one place every layer takes it from.
+pub fn io_reason(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),

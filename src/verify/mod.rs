@@ -311,13 +311,7 @@ pub fn format_utc(stamp: u64) -> String {
     )
 }
 
-pub(crate) fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
+pub(crate) use crate::maps::io_reason;
 
 #[cfg(test)]
 mod tests {

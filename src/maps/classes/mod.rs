@@ -759,13 +759,7 @@ impl Maps for MapSet {
 }
 
 /// An io::Error's text as C's strerror gives it.
-pub(crate) fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
+pub(crate) use crate::maps::io_reason as strerror;
 
 #[cfg(test)]
 mod tests {
