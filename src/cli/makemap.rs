@@ -885,16 +885,7 @@ fn execute_inner(
     }
     drop(recs);
     progress.finish();
-    // Readers that lock the map (sendmail: a shared flock per lookup) wait for the swap.
-    let lock = match ty {
-        MapType::Dbm => None, // replace_pair takes the .pag lock itself
-        _ => maps::commit::lock_pag(&ty.files(&target_name)[0], true)
-            .ok()
-            .flatten(),
-    };
-    let committed = builder.commit();
-    drop(lock);
-    match committed {
+    match maps::commit_locked(builder, ty, &target_name) {
         Ok(()) => {}
         Err(MapError::OldNotNotified { .. }) => {}
         Err(e) => {

@@ -628,15 +628,7 @@ fn commit_locked(
     ty: MapType,
     dst: &Endpoint,
 ) -> Result<(), ConvertError> {
-    let lock = match ty {
-        MapType::Dbm => None,
-        _ => maps::commit::lock_pag(&ty.files(&dst.path)[0], true)
-            .ok()
-            .flatten(),
-    };
-    let committed = b.commit();
-    drop(lock);
-    match committed {
+    match maps::commit_locked(b, ty, &dst.path) {
         Ok(()) | Err(MapError::OldNotNotified { .. }) => Ok(()),
         Err(e) => Err(ConvertError::Destination(e)),
     }

@@ -225,6 +225,19 @@ pub trait Builder {
     fn commit(self: Box<Self>) -> Result<(), MapError>;
 }
 
+/// Commit `builder`, the new map `name` of type `ty`, holding the exclusive lock that
+/// readers take (sendmail: a shared flock per lookup), so they wait for the swap
+/// instead of failing; dbm's commit ([`commit::replace_pair`]) takes the `.pag` lock itself.
+pub fn commit_locked(builder: Box<dyn Builder>, ty: MapType, name: &Path) -> Result<(), MapError> {
+    let lock = match ty {
+        MapType::Dbm => None,
+        _ => commit::lock_pag(&ty.files(name)[0], true).ok().flatten(),
+    };
+    let committed = builder.commit();
+    drop(lock);
+    committed
+}
+
 /// Open map `name` of type `ty` for lookups (`name` as on a K line: suffixes are added
 /// per [`MapType::files`]).
 pub fn open(ty: MapType, name: &Path) -> Result<Box<dyn Map>, MapError> {
