@@ -33,6 +33,19 @@ pub struct Binding {
 /// longer than any member, after which no longer one can be).
 fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) -> Option<usize> {
     let longest = ctx.classes.longest(id);
+    // Most members are one token: try that before joining anything.
+    if k == start
+        && let Some(tok) = ws.get(start)
+        && !tok.contains(&crate::meta::METAQUOTE)
+    {
+        if ctx.classes.contains(id, tok) {
+            return Some(start + 1);
+        }
+        if tok.len() >= longest {
+            // Longer phrases only grow; none can be a member.
+            return None;
+        }
+    }
     // The phrase ws[start..k] joined as cataddr joins it (external form, BlankSub
     // between atoms), extended one token at a time.
     let mut phrase: Vec<u8> = Vec::with_capacity(longest + 16);
