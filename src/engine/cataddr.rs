@@ -10,8 +10,8 @@ pub const MAXKEY: usize = 1024;
 
 /// Join `tokens`, putting `spacesub` between two tokens that both start with an atom
 /// byte. In `external` form a METAQUOTE and the byte after it become that byte.
-pub fn cataddr<T: AsRef<[u8]>>(
-    tokens: &[T],
+pub fn cataddr<'t>(
+    tokens: impl IntoIterator<Item = &'t [u8]>,
     tables: &Tables,
     spacesub: u8,
     external: bool,
@@ -25,7 +25,6 @@ pub fn cataddr<T: AsRef<[u8]>>(
         if sz <= 0 {
             break;
         }
-        let tok = tok.as_ref();
         let atom = tok.first().is_some_and(|&b| tables.is_atom_start(b));
         if prev_atom && atom {
             out.push(spacesub);
@@ -65,23 +64,32 @@ mod tests {
     #[test]
     fn blank_only_between_atoms() {
         let toks: Vec<&[u8]> = vec![b"a", b"b", b"@", b"c", b"\"x y\"", b"d"];
-        assert_eq!(cataddr(&toks, &t(), b' ', true, MAXKEY), b"a b@c\"x y\"d");
-        assert_eq!(cataddr(&toks, &t(), b'.', true, MAXKEY), b"a.b@c\"x y\"d");
+        assert_eq!(
+            cataddr(toks.iter().copied(), &t(), b' ', true, MAXKEY),
+            b"a b@c\"x y\"d"
+        );
+        assert_eq!(
+            cataddr(toks.iter().copied(), &t(), b'.', true, MAXKEY),
+            b"a.b@c\"x y\"d"
+        );
     }
 
     #[test]
     fn truncates_like_sendmail() {
         let toks: Vec<&[u8]> = vec![b"abcdef"];
         // size 6: two bytes kept back, the third decrement reaches zero.
-        assert_eq!(cataddr(&toks, &t(), b' ', true, 6), b"abc");
+        assert_eq!(cataddr(toks.iter().copied(), &t(), b' ', true, 6), b"abc");
     }
 
     #[test]
     fn metaquote_external() {
-        let toks: Vec<Vec<u8>> = vec![vec![b'a', meta::METAQUOTE, 0x90, b'b']];
-        assert_eq!(cataddr(&toks, &t(), b' ', true, MAXKEY), [b'a', 0x90, b'b']);
+        let toks: Vec<&[u8]> = vec![&[b'a', meta::METAQUOTE, 0x90, b'b']];
         assert_eq!(
-            cataddr(&toks, &t(), b' ', false, MAXKEY),
+            cataddr(toks.iter().copied(), &t(), b' ', true, MAXKEY),
+            [b'a', 0x90, b'b']
+        );
+        assert_eq!(
+            cataddr(toks.iter().copied(), &t(), b' ', false, MAXKEY),
             [b'a', meta::METAQUOTE, 0x90, b'b']
         );
     }

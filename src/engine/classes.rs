@@ -47,6 +47,9 @@ pub struct ClassTable {
     next_seq: u32,
     /// The longest member of each class, in bytes: a longer phrase cannot be one.
     longest: Vec<usize>,
+    /// Changes with every [`ClassTable::add`] (what was computed from the members before
+    /// is stale then); never 0.
+    generation: u32,
 }
 
 impl Default for ClassTable {
@@ -55,6 +58,7 @@ impl Default for ClassTable {
             words: HashMap::default(),
             next_seq: 0,
             longest: vec![0; 256],
+            generation: 1,
         }
     }
 }
@@ -90,6 +94,7 @@ impl ClassTable {
             self.next_seq += 1;
         }
         w.bits[(id >> 6) as usize] |= 1 << (id & 63);
+        self.generation = self.generation.wrapping_add(1).max(1);
         let l = &mut self.longest[id as usize];
         *l = (*l).max(word.len());
     }
@@ -97,6 +102,22 @@ impl ClassTable {
     /// The length of the longest member of class `id`.
     pub fn longest(&self, id: MacroId) -> usize {
         self.longest[id as usize]
+    }
+
+    /// Changes whenever a member is added.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// The classes `word` is a member of (one bit per class id), compared ASCII
+    /// case-insensitively.
+    pub fn bits(&self, word: &[u8]) -> [u64; 4] {
+        let found = if word.iter().any(u8::is_ascii_uppercase) {
+            self.words.get(&word.to_ascii_lowercase())
+        } else {
+            self.words.get(word)
+        };
+        found.map_or([0; 4], |w| w.bits)
     }
 
     /// Whether `word` is in class `id`, compared ASCII case-insensitively (wordinclass).

@@ -7,15 +7,49 @@
 
 use crate::engine::cataddr::{MAXLINE, cataddr};
 use crate::engine::classes::ClassTable;
-use crate::engine::rewrite::Token;
-use crate::ir::{MacroTable, PatOp};
+use crate::engine::token::{Token, TokenTable};
+use crate::ir::{MacroId, MacroTable, PatOp};
 use crate::prescan::Tables;
+
+/// A left-hand side operation as the matcher runs it: [`PatOp`] with its literal
+/// interned and case-folded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Equal to this folded token.
+    Literal(Token),
+    ZeroOrMore,
+    OneOrMore,
+    One,
+    Class(MacroId),
+    NotClass(MacroId),
+    Zero,
+    Macro(MacroId),
+}
+
+impl Op {
+    pub fn new(op: &PatOp, toks: &mut TokenTable) -> Op {
+        match op {
+            PatOp::Literal(l) => {
+                let t = toks.intern(l);
+                Op::Literal(toks.fold(t))
+            }
+            PatOp::ZeroOrMore => Op::ZeroOrMore,
+            PatOp::OneOrMore => Op::OneOrMore,
+            PatOp::One => Op::One,
+            PatOp::Class(id) => Op::Class(*id),
+            PatOp::NotClass(id) => Op::NotClass(*id),
+            PatOp::Zero => Op::Zero,
+            PatOp::Macro(id) => Op::Macro(*id),
+        }
+    }
+}
 
 /// What matching needs besides the pattern and the workspace.
 pub struct MatchCtx<'a> {
     pub classes: &'a ClassTable,
     pub macros: &'a MacroTable,
     pub tables: &'a Tables,
+    pub toks: &'a TokenTable,
     /// The BlankSub in force (joins the tokens a `$=X` candidate spans).
     pub blank_sub: u8,
 }
@@ -33,15 +67,16 @@ pub struct Binding {
 /// longer than any member, after which no longer one can be).
 fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) -> Option<usize> {
     let longest = ctx.classes.longest(id);
+    let toks = ctx.toks;
     // Most members are one token: try that before joining anything.
     if k == start
-        && let Some(tok) = ws.get(start)
-        && !tok.contains(&crate::meta::METAQUOTE)
+        && let Some(&tok) = ws.get(start)
+        && !toks.quoted(tok)
     {
-        if ctx.classes.contains(id, tok) {
+        if toks.in_class(tok, id, ctx.classes) {
             return Some(start + 1);
         }
-        if tok.len() >= longest {
+        if toks.text(tok).len() >= longest {
             // Longer phrases only grow; none can be a member.
             return None;
         }
@@ -65,22 +100,28 @@ fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) ->
         }
         prev_atom = atom;
     };
-    for t in &ws[start..k] {
-        push(&mut phrase, t);
+    for &t in &ws[start..k] {
+        push(&mut phrase, toks.text(t));
     }
     let mut end = k;
     loop {
         if end >= ws.len() || phrase.len() > longest + 1 {
             return None;
         }
-        push(&mut phrase, &ws[end]);
+        push(&mut phrase, toks.text(ws[end]));
         end += 1;
         if phrase.len() < MAXLINE - 3 && ctx.classes.contains(id, &phrase) {
             return Some(end);
         }
         if phrase.len() >= MAXLINE - 3 {
             // Past cataddr's buffer sendmail compares a cut phrase; keep its answer.
-            let joined = cataddr(&ws[start..end], ctx.tables, ctx.blank_sub, true, MAXLINE);
+            let joined = cataddr(
+                toks.texts(&ws[start..end]),
+                ctx.tables,
+                ctx.blank_sub,
+                true,
+                MAXLINE,
+            );
             if ctx.classes.contains(id, &joined) {
                 return Some(end);
             }
@@ -90,7 +131,7 @@ fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) ->
 
 /// Match `ops` against the whole workspace; on success `bindings` holds the bindings in
 /// `$1`… order.
-pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec<Binding>) -> bool {
+pub fn match_lhs(ops: &[Op], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec<Binding>) -> bool {
     bindings.clear();
     let n = ws.len();
     let (mut i, mut k) = (0usize, 0usize);
@@ -98,13 +139,12 @@ pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec
         if i >= ops.len() && k >= n {
             return true;
         }
-        let exhausted =
-            i >= ops.len() || (k >= n && !matches!(ops[i], PatOp::ZeroOrMore | PatOp::Zero));
+        let exhausted = i >= ops.len() || (k >= n && !matches!(ops[i], Op::ZeroOrMore | Op::Zero));
         let ok = if exhausted {
             false
         } else {
             match &ops[i] {
-                PatOp::Class(id) => match extend_class(ctx, *id, ws, k, k) {
+                Op::Class(id) => match extend_class(ctx, *id, ws, k, k) {
                     Some(end) => {
                         bindings.push(Binding {
                             op: i,
@@ -116,8 +156,8 @@ pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec
                     }
                     None => false,
                 },
-                PatOp::NotClass(id) => {
-                    if ctx.classes.contains(*id, &ws[k]) {
+                Op::NotClass(id) => {
+                    if ctx.toks.in_class(ws[k], *id, ctx.classes) {
                         false
                     } else {
                         bindings.push(Binding {
@@ -129,7 +169,7 @@ pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec
                         true
                     }
                 }
-                PatOp::One | PatOp::OneOrMore => {
+                Op::One | Op::OneOrMore => {
                     bindings.push(Binding {
                         op: i,
                         start: k,
@@ -138,7 +178,7 @@ pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec
                     k += 1;
                     true
                 }
-                PatOp::ZeroOrMore => {
+                Op::ZeroOrMore => {
                     bindings.push(Binding {
                         op: i,
                         start: k,
@@ -146,17 +186,18 @@ pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec
                     });
                     true
                 }
-                PatOp::Zero => true,
-                PatOp::Macro(id) => match ctx.macros.value(*id) {
+                Op::Zero => true,
+                Op::Macro(id) => match ctx.macros.value(*id) {
                     None => true,
                     Some(mut v) => {
                         let save = k;
                         let mut ok = true;
                         while !v.is_empty() {
-                            let Some(tok) = ws.get(k) else {
+                            let Some(&tok) = ws.get(k) else {
                                 ok = false;
                                 break;
                             };
+                            let tok = ctx.toks.text(tok);
                             if v.len() < tok.len() || !v[..tok.len()].eq_ignore_ascii_case(tok) {
                                 ok = false;
                                 break;
@@ -170,8 +211,8 @@ pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec
                         ok
                     }
                 },
-                PatOp::Literal(lit) => {
-                    if lit.eq_ignore_ascii_case(&ws[k]) {
+                Op::Literal(lit) => {
+                    if ctx.toks.fold(ws[k]) == *lit {
                         k += 1;
                         true
                     } else {
@@ -195,13 +236,13 @@ pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec
                 continue;
             }
             match ops[i] {
-                PatOp::OneOrMore | PatOp::ZeroOrMore => {
+                Op::OneOrMore | Op::ZeroOrMore => {
                     bindings.push(Binding { end: k + 1, ..b });
                     k += 1;
                     i += 1;
                     break;
                 }
-                PatOp::Class(id) => {
+                Op::Class(id) => {
                     if let Some(end) = extend_class(ctx, id, ws, b.start, k) {
                         bindings.push(Binding { end, ..b });
                         k = end;
@@ -219,30 +260,30 @@ pub fn match_lhs(ops: &[PatOp], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec
 mod tests {
     use super::*;
 
-    fn toks(s: &str) -> Vec<Token> {
-        s.split(' ')
-            .filter(|t| !t.is_empty())
-            .map(|t| Token::from(t.as_bytes()))
-            .collect()
-    }
-
     fn run(ops: &[PatOp], input: &str, classes: &ClassTable) -> Option<Vec<String>> {
         let macros = MacroTable::new();
         let tables = Tables::new(b".:%@!^/[]+");
+        let mut table = TokenTable::new();
+        let ops: Vec<Op> = ops.iter().map(|o| Op::new(o, &mut table)).collect();
+        let ws: Vec<Token> = input
+            .split(' ')
+            .filter(|t| !t.is_empty())
+            .map(|t| table.intern(t.as_bytes()))
+            .collect();
         let ctx = MatchCtx {
             classes,
             macros: &macros,
             tables: &tables,
+            toks: &table,
             blank_sub: b' ',
         };
-        let ws = toks(input);
         let mut b = Vec::new();
-        match_lhs(ops, &ws, &ctx, &mut b).then(|| {
+        match_lhs(&ops, &ws, &ctx, &mut b).then(|| {
             b.iter()
                 .map(|b| {
                     ws[b.start..b.end]
                         .iter()
-                        .map(|t| String::from_utf8_lossy(t).into_owned())
+                        .map(|&t| String::from_utf8_lossy(table.text(t)).into_owned())
                         .collect::<Vec<_>>()
                         .join(" ")
                 })

@@ -19,6 +19,7 @@ pub mod matcher;
 pub mod parse;
 pub mod rewrite;
 pub mod testmode;
+pub mod token;
 
 use crate::cf::MacroName;
 use crate::ir::{Ir, MacroTable};
@@ -26,69 +27,101 @@ use crate::maps::lookup::{MapEnv, Maps};
 use crate::prescan::ScanOf;
 
 pub use classes::ClassTable;
-pub use rewrite::{Token, Workspace};
+pub use rewrite::Workspace;
+pub use token::{Token, TokenTable};
 
-/// A rule as the rewrite loop uses it: its right-hand side as shared tokens, and the
-/// literal tokens its left-hand side needs somewhere in the workspace (a cheap test
-/// before the backtracking match).
+use matcher::Op;
+use rewrite::Part;
+
+/// A rule as the rewrite loop uses it: its left-hand side with interned literals and
+/// the cheap tests that rule a workspace out before the backtracking match, and its
+/// right-hand side as parts.
 pub(crate) struct Compiled {
-    pub template: Vec<Token>,
-    pub required: Vec<Vec<u8>>,
+    pub ops: Vec<Op>,
+    pub template: Vec<Part>,
+    /// Fewest and most workspace tokens the pattern can match.
+    pub min_len: usize,
+    pub max_len: Option<usize>,
+    /// The folded literal the workspace must start / end with, if any.
+    pub first: Option<Token>,
+    pub last: Option<Token>,
+    /// Folded literals that must occur somewhere in the workspace.
+    pub required: Vec<Token>,
     /// [`token_bit`] of every required literal.
     pub required_mask: u64,
 }
 
-/// One of 64 bits for a token, ASCII case folded: a workspace's tokens OR-ed together
-/// tell at once that a literal is missing.
-pub(crate) fn token_bit(t: &[u8]) -> u64 {
-    // First byte, last byte and length: cheap, and enough to tell literals apart.
-    let (Some(&a), Some(&z)) = (t.first(), t.last()) else {
-        return 1;
-    };
-    let h = u32::from(a.to_ascii_lowercase())
-        .wrapping_mul(31)
-        .wrapping_add(u32::from(z.to_ascii_lowercase()))
-        .wrapping_mul(17)
-        .wrapping_add(t.len() as u32);
-    1u64 << (h % 64)
+/// One of 64 bits for a folded token: a workspace's tokens OR-ed together tell at once
+/// that a literal is missing.
+pub(crate) fn token_bit(folded: Token) -> u64 {
+    1u64 << folded.bit_index()
 }
 
-/// The OR of [`token_bit`] over a workspace.
-pub(crate) fn signature(ws: &[Token]) -> u64 {
-    ws.iter().fold(0, |m, t| m | token_bit(t))
+/// The OR of [`token_bit`] over a workspace's folded tokens.
+pub(crate) fn signature(ws: &[Token], toks: &TokenTable) -> u64 {
+    ws.iter().fold(0, |m, &t| m | token_bit(toks.fold(t)))
 }
 
 impl Compiled {
-    fn new(rule: &crate::ir::Rule) -> Compiled {
-        let mut required: Vec<Vec<u8>> = Vec::new();
-        for op in &rule.lhs.ops {
-            if let crate::ir::PatOp::Literal(l) = op {
-                let l = l.to_ascii_lowercase();
-                if !required.contains(&l) {
-                    required.push(l);
-                }
+    fn new(rule: &crate::ir::Rule, toks: &mut TokenTable) -> Compiled {
+        let ops: Vec<Op> = rule.lhs.ops.iter().map(|o| Op::new(o, toks)).collect();
+        let mut required: Vec<Token> = Vec::new();
+        for op in &ops {
+            if let Op::Literal(l) = *op
+                && !required.contains(&l)
+            {
+                required.push(l);
             }
         }
+        let mut folded = |l: &Option<Vec<u8>>| {
+            l.as_ref().map(|l| {
+                let t = toks.intern(l);
+                toks.fold(t)
+            })
+        };
+        let first = folded(&rule.lhs.first);
+        let last = folded(&rule.lhs.last);
         Compiled {
             template: rule
                 .rhs
                 .tokens
                 .iter()
-                .map(|t| Token::from(t.bytes.as_slice()))
+                .map(|t| Part::new(&t.bytes, toks))
                 .collect(),
-            required_mask: required.iter().fold(0, |m, l| m | token_bit(l)),
+            min_len: rule.lhs.min_len,
+            max_len: rule.lhs.max_len,
+            first,
+            last,
+            required_mask: required.iter().fold(0, |m, &l| m | token_bit(l)),
             required,
+            ops,
         }
     }
 
-    /// Whether every required literal occurs in `ws`, whose [`signature`] is `sig`.
-    pub(crate) fn literals_present(&self, ws: &[Token], sig: u64) -> bool {
-        if self.required_mask & !sig != 0 {
-            return false;
+    /// Whether the workspace cannot match: its length, its first and last tokens, or a
+    /// literal missing from it (`sig` is its [`signature`]).
+    pub(crate) fn rules_out(&self, ws: &[Token], sig: u64, toks: &TokenTable) -> bool {
+        let len = ws.len();
+        if len < self.min_len || self.max_len.is_some_and(|m| len > m) {
+            return true;
         }
-        self.required
+        if let (Some(want), Some(&got)) = (self.first, ws.first())
+            && toks.fold(got) != want
+        {
+            return true;
+        }
+        if let (Some(want), Some(&got)) = (self.last, ws.last())
+            && toks.fold(got) != want
+        {
+            return true;
+        }
+        if self.required_mask & !sig != 0 {
+            return true;
+        }
+        !self
+            .required
             .iter()
-            .all(|l| ws.iter().any(|t| l.eq_ignore_ascii_case(t)))
+            .all(|&l| ws.iter().any(|&t| toks.fold(t) == l))
     }
 }
 
@@ -129,8 +162,10 @@ pub struct Session<'a> {
     /// The workspace and status the last ruleset line ended with (for `cfmap check`).
     pub(crate) last: Option<(Workspace, i32)>,
     pub(crate) help: Option<Vec<u8>>,
-    /// Each ruleset's right-hand sides as shared tokens, made on first use.
-    templates: std::collections::HashMap<u16, std::rc::Rc<Vec<Compiled>>>,
+    /// Every token the session has seen.
+    pub(crate) toks: TokenTable,
+    /// Each ruleset's rules compiled against `toks`, made on first use (by number).
+    compiled: Vec<Option<std::rc::Rc<Vec<Compiled>>>>,
 }
 
 /// What maps see of the session while they answer (messages and macros).
@@ -367,21 +402,27 @@ impl<'a> Session<'a> {
             try_sender: false,
             last: None,
             help: opts.help.clone(),
-            templates: std::collections::HashMap::new(),
+            toks: TokenTable::new(),
+            compiled: Vec::new(),
         }
     }
 
     /// What the rewrite loop keeps of ruleset `rs`'s rules, made on first use.
-    pub(crate) fn templates(&mut self, rs: u16) -> std::rc::Rc<Vec<Compiled>> {
+    pub(crate) fn compiled(&mut self, rs: u16) -> std::rc::Rc<Vec<Compiled>> {
+        let i = rs as usize;
+        if let Some(Some(c)) = self.compiled.get(i) {
+            return c.clone();
+        }
         let ir = self.ir;
-        self.templates
-            .entry(rs)
-            .or_insert_with(|| {
-                std::rc::Rc::new(ir.rulesets.get(&rs).map_or_else(Vec::new, |set| {
-                    set.rules.iter().map(Compiled::new).collect()
-                }))
-            })
-            .clone()
+        let toks = &mut self.toks;
+        let made = std::rc::Rc::new(ir.rulesets.get(&rs).map_or_else(Vec::new, |set| {
+            set.rules.iter().map(|r| Compiled::new(r, toks)).collect()
+        }));
+        if self.compiled.len() <= i {
+            self.compiled.resize(i + 1, None);
+        }
+        self.compiled[i] = Some(made.clone());
+        made
     }
 
     /// Take what the session has printed so far.
@@ -421,11 +462,21 @@ impl<'a> Session<'a> {
         self.out.extend_from_slice(n);
         self.out.extend(std::iter::repeat_n(b' ', 16 - n.len()));
         self.out.extend_from_slice(label.as_bytes());
-        for t in ws {
+        for &t in ws {
             self.out.push(b' ');
-            self.xputs(t);
+            self.xputs_token(t);
         }
         self.out.push(b'\n');
+    }
+
+    /// A workspace token as sendmail's `xputs` prints it.
+    pub(crate) fn xputs_token(&mut self, t: Token) {
+        if self.toks.plain(t) {
+            self.out.extend_from_slice(self.toks.text(t));
+        } else {
+            let text = self.toks.shared(t);
+            self.xputs(&text);
+        }
     }
 
     /// A token as sendmail's `xputs` prints it.

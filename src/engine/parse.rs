@@ -173,9 +173,8 @@ impl Session<'_> {
             delimiter: None,
             bufsize: PSBUFSIZE,
         };
-        let scan = prescan::prescan_with(addr, &self.ir.tables, mode, |b, _, _| {
-            crate::engine::Token::from(b)
-        });
+        let toks = &mut self.toks;
+        let scan = prescan::prescan_with(addr, &self.ir.tables, mode, |b, _, _| toks.intern(b));
         self.report_scan(addr, &scan);
         if scan.failed || scan.tokens.is_empty() {
             return None;
@@ -282,7 +281,13 @@ impl Session<'_> {
             run(self, &mut ws, rwset);
         }
         run(self, &mut ws, 4);
-        let joined = cataddr(&ws, &self.ir.tables, self.blank_sub, false, 256 + 2);
+        let joined = cataddr(
+            self.toks.texts(&ws),
+            &self.ir.tables,
+            self.blank_sub,
+            false,
+            256 + 2,
+        );
         let old = self.macros.value(b'g').map(<[u8]>::to_vec);
         self.macros.define(b'g', joined, None);
         let expanded: Vec<u8> = self
@@ -353,9 +358,9 @@ impl Session<'_> {
                 delimiter: None,
                 bufsize: PSBUFSIZE,
             };
-            let scan = prescan::prescan_with(&user, &self.ir.tables, mode, |b, _, _| {
-                crate::engine::Token::from(b)
-            });
+            let toks = &mut self.toks;
+            let scan =
+                prescan::prescan_with(&user, &self.ir.tables, mode, |b, _, _| toks.intern(b));
             if !scan.failed && !scan.tokens.is_empty() {
                 let mut qws: Workspace = scan.tokens;
                 self.rewrite(&mut qws, rs, 0, PSBUFSIZE);
@@ -373,20 +378,21 @@ impl Session<'_> {
             host,
             user,
         };
-        let is = |t: &[u8], m: u8| t.len() == 1 && t[0] == m;
-        if ws.first().is_none_or(|t| !is(t, meta::CANONNET)) {
+        if ws.first().is_none_or(|t| !t.is(meta::CANONNET)) {
             self.message("buildaddr: no mailer in parsed address");
             return error(Vec::new(), None);
         }
-        let mname = ws.get(1).cloned().unwrap_or_default();
+        let mname: Vec<u8> = ws
+            .get(1)
+            .map_or_else(Vec::new, |&t| self.toks.text(t).to_vec());
         let mut k = 2;
-        let host_start = if ws.get(k).is_some_and(|t| is(t, meta::CANONHOST)) {
+        let host_start = if ws.get(k).is_some_and(|t| t.is(meta::CANONHOST)) {
             k += 1;
             Some(k)
         } else {
             None
         };
-        while k < ws.len() && !is(&ws[k], meta::CANONUSER) {
+        while k < ws.len() && !ws[k].is(meta::CANONUSER) {
             k += 1;
         }
         if k >= ws.len() {
@@ -395,7 +401,7 @@ impl Session<'_> {
         }
         let hbuf: Option<Vec<u8>> = match host_start {
             Some(h) if h != k => Some(cataddr(
-                &ws[h..k],
+                self.toks.texts(&ws[h..k]),
                 &self.ir.tables,
                 self.blank_sub,
                 true,
@@ -404,7 +410,13 @@ impl Session<'_> {
             _ => None,
         };
         let mut tv: Workspace = ws[k + 1..].to_vec();
-        let ubuf = cataddr(&tv, &self.ir.tables, b' ', false, 256 + 2 + 1);
+        let ubuf = cataddr(
+            self.toks.texts(&tv),
+            &self.ir.tables,
+            b' ',
+            false,
+            256 + 2 + 1,
+        );
         if mname.eq_ignore_ascii_case(b"error") {
             let stripped = strip_quotes(&ubuf);
             let smtp = stripped.len() > 3
@@ -480,7 +492,13 @@ impl Session<'_> {
             }
         }
         self.rewrite(&mut tv, 4, 0, maxatom);
-        let mut user = cataddr(&tv, &self.ir.tables, self.blank_sub, true, MAXLINE);
+        let mut user = cataddr(
+            self.toks.texts(&tv),
+            &self.ir.tables,
+            self.blank_sub,
+            true,
+            MAXLINE,
+        );
         user.truncate(256 + 1);
         let host = hbuf.map(|h| {
             if m.flags[b'h' as usize] {

@@ -5,18 +5,36 @@
 use crate::engine::Session;
 use crate::engine::cataddr::{MAXKEY, cataddr};
 use crate::engine::matcher::{Binding, MatchCtx, match_lhs};
+use crate::engine::token::{Token, TokenTable};
 use crate::ir::Prefix;
 use crate::maps::lookup::{Answer, OpenState};
 use crate::meta;
 use crate::prescan::{MAXATOM, PSBUFSIZE, Table};
 use crate::sysexits as ex;
 
-/// One token in internal form; shared, since rules copy tokens far more often than they
-/// make new ones.
-pub type Token = std::rc::Rc<[u8]>;
-
 /// A workspace: one token per element.
 pub type Workspace = Vec<Token>;
+
+/// One piece of a right-hand side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// A token copied as it is.
+    Token(Token),
+    /// `$1`…`$9`: the byte after the `$` (for the out-of-bounds message).
+    Binding(u8),
+    /// `$&x`: the macro's value at run time, tokenized.
+    Deferred(u8),
+}
+
+impl Part {
+    pub(crate) fn new(bytes: &[u8], toks: &mut TokenTable) -> Part {
+        match bytes {
+            [meta::MATCHREPL, d] => Part::Binding(*d),
+            [meta::MACRODEXPAND, m] => Part::Deferred(*m),
+            _ => Part::Token(toks.intern(bytes)),
+        }
+    }
+}
 
 /// sendmail's limits for the rewrite loop.
 pub const MAX_RULE_RECURSION: usize = 50;
@@ -42,19 +60,16 @@ impl Session<'_> {
         }
         let ir = self.ir;
         let rules: &[crate::ir::Rule] = ir.rulesets.get(&rs).map_or(&[], |r| &r.rules);
-        let templates = self.templates(rs);
+        let compiled = self.compiled(rs);
         let mut rstat = ex::OK;
         let mut idx = 0usize;
         let mut loopcount = 0usize;
         let mut bindings: Vec<Binding> = Vec::with_capacity(9);
-        let mut sig = crate::engine::signature(ws);
+        let mut sig = crate::engine::signature(ws, &self.toks);
         // The next workspace is built here and swapped in, so its buffer is reused.
         let mut spare: Workspace = Vec::with_capacity(ws.len() + 8);
         while idx < rules.len() {
-            if ws
-                .first()
-                .is_some_and(|t| t.len() == 1 && t[0] == meta::CANONNET)
-            {
+            if ws.first().is_some_and(|t| t.is(meta::CANONNET)) {
                 break;
             }
             loopcount += 1;
@@ -67,19 +82,16 @@ impl Session<'_> {
                 break;
             }
             let rule = &rules[idx];
-            let matched = {
-                let pat = &rule.lhs;
-                if skips(pat, ws) || !templates[idx].literals_present(ws, sig) {
-                    false
-                } else {
-                    let ctx = MatchCtx {
-                        classes: &self.classes,
-                        macros: &self.macros,
-                        tables: &ir.tables,
-                        blank_sub: self.blank_sub,
-                    };
-                    match_lhs(&pat.ops, ws, &ctx, &mut bindings)
-                }
+            let c = &compiled[idx];
+            let matched = !c.rules_out(ws, sig, &self.toks) && {
+                let ctx = MatchCtx {
+                    classes: &self.classes,
+                    macros: &self.macros,
+                    tables: &ir.tables,
+                    toks: &self.toks,
+                    blank_sub: self.blank_sub,
+                };
+                match_lhs(&c.ops, ws, &ctx, &mut bindings)
             };
             if !matched {
                 idx += 1;
@@ -96,7 +108,7 @@ impl Session<'_> {
             };
             match self.build_rhs(
                 &name,
-                &templates[idx].template,
+                &c.template,
                 ws,
                 &bindings,
                 reclevel,
@@ -108,7 +120,7 @@ impl Session<'_> {
                         rstat = status;
                     }
                     std::mem::swap(ws, &mut spare);
-                    sig = crate::engine::signature(ws);
+                    sig = crate::engine::signature(ws, &self.toks);
                 }
                 Err(Abort(status)) => return status,
             }
@@ -122,7 +134,7 @@ impl Session<'_> {
     fn build_rhs(
         &mut self,
         name: &[u8],
-        template: &[Token],
+        template: &[Part],
         ws: &Workspace,
         bindings: &[Binding],
         reclevel: usize,
@@ -131,56 +143,61 @@ impl Session<'_> {
     ) -> Result<i32, Abort> {
         nv.clear();
         // 1. substitution
-        for b in template {
-            if b.len() == 2 && b[0] == meta::MATCHREPL {
-                let n = b[1].wrapping_sub(b'1') as usize;
-                let Some(bd) = bindings.get(n) else {
-                    self.message(&format!(
-                        "rewrite: ruleset {}: replacement ${} out of bounds",
-                        String::from_utf8_lossy(name),
-                        b[1] as char
-                    ));
-                    return Err(Abort(ex::CONFIG));
-                };
-                for t in &ws[bd.start..bd.end] {
+        for &part in template {
+            match part {
+                Part::Binding(d) => {
+                    let n = d.wrapping_sub(b'1') as usize;
+                    let Some(bd) = bindings.get(n) else {
+                        self.message(&format!(
+                            "rewrite: ruleset {}: replacement ${} out of bounds",
+                            String::from_utf8_lossy(name),
+                            d as char
+                        ));
+                        return Err(Abort(ex::CONFIG));
+                    };
+                    for &t in &ws[bd.start..bd.end] {
+                        if nv.len() >= maxatom {
+                            return Err(self.too_long());
+                        }
+                        nv.push(t);
+                    }
+                }
+                Part::Deferred(m) => {
                     if nv.len() >= maxatom {
                         return Err(self.too_long());
                     }
-                    nv.push(t.clone());
+                    let Some(val) = self.macros.value(m).map(<[u8]>::to_vec) else {
+                        continue;
+                    };
+                    if val.is_empty() {
+                        continue;
+                    }
+                    let Some(toks) = self.scan_value(&val, Table::External) else {
+                        return Err(Abort(ex::DATAERR));
+                    };
+                    for t in toks {
+                        nv.push(t);
+                        if nv.len() >= maxatom {
+                            return Err(self.too_long());
+                        }
+                    }
                 }
-                continue;
-            }
-            if nv.len() >= maxatom {
-                return Err(self.too_long());
-            }
-            if b.len() == 2 && b[0] == meta::MACRODEXPAND {
-                let Some(val) = self.macros.value(b[1]).map(<[u8]>::to_vec) else {
-                    continue;
-                };
-                if val.is_empty() {
-                    continue;
-                }
-                let Some(toks) = self.scan_value(&val, Table::External) else {
-                    return Err(Abort(ex::DATAERR));
-                };
-                for t in toks {
+                Part::Token(t) => {
+                    if nv.len() >= maxatom {
+                        return Err(self.too_long());
+                    }
                     nv.push(t);
-                    if nv.len() >= maxatom {
-                        return Err(self.too_long());
-                    }
                 }
-                continue;
             }
-            nv.push(Token::clone(b));
         }
         // 2. lookups, left to right
         let mut rstat = ex::OK;
         let mut i = 0usize;
         while i < nv.len() {
-            let t = &nv[i];
-            let (end_tok, named) = if t.len() == 1 && t[0] == meta::HOSTBEGIN {
+            let t = nv[i];
+            let (end_tok, named) = if t.is(meta::HOSTBEGIN) {
                 (meta::HOSTEND, false)
-            } else if t.len() == 1 && t[0] == meta::LOOKUPBEGIN {
+            } else if t.is(meta::LOOKUPBEGIN) {
                 (meta::LOOKUPEND, true)
             } else {
                 i += 1;
@@ -190,9 +207,9 @@ impl Session<'_> {
             let mut j = i + 1;
             let map_name: Vec<u8> = if named {
                 match nv.get(j) {
-                    Some(n) => {
+                    Some(&n) => {
                         j += 1;
-                        n.to_vec()
+                        self.toks.text(n).to_vec()
                     }
                     // sendmail aborts here ("rewrite: missing mapname"); keep the tokens.
                     None => {
@@ -217,10 +234,9 @@ impl Session<'_> {
             let mut arg_start: Option<usize> = None;
             let mut default: Option<(usize, usize)> = None;
             let mut default_start: Option<usize> = None;
-            let is = |t: &Token, m: u8| t.len() == 1 && t[0] == m;
-            while j < nv.len() && !is(&nv[j], end_tok) {
-                let sep_host = is(&nv[j], meta::CANONHOST);
-                let sep_user = is(&nv[j], meta::CANONUSER);
+            while j < nv.len() && !nv[j].is(end_tok) {
+                let sep_host = nv[j].is(meta::CANONHOST);
+                let sep_user = nv[j].is(meta::CANONUSER);
                 if !sep_host && !sep_user {
                     j += 1;
                     continue;
@@ -232,7 +248,13 @@ impl Session<'_> {
                     default = Some((s, j));
                 }
                 if let Some(s) = arg_start.take() {
-                    let a = cataddr(&nv[s..j], &self.ir.tables, self.blank_sub, true, PSBUFSIZE);
+                    let a = cataddr(
+                        self.toks.texts(&nv[s..j]),
+                        &self.ir.tables,
+                        self.blank_sub,
+                        true,
+                        PSBUFSIZE,
+                    );
                     args.push(a);
                 }
                 if sep_host {
@@ -251,7 +273,7 @@ impl Session<'_> {
             }
             if let Some(s) = arg_start.take() {
                 let a = cataddr(
-                    &nv[s..seg_end],
+                    self.toks.texts(&nv[s..seg_end]),
                     &self.ir.tables,
                     self.blank_sub,
                     true,
@@ -267,7 +289,7 @@ impl Session<'_> {
                 None => self.blank_sub,
             };
             let key = cataddr(
-                &nv[key_start..key_end],
+                self.toks.texts(&nv[key_start..key_end]),
                 &self.ir.tables,
                 space_sub,
                 true,
@@ -284,7 +306,13 @@ impl Session<'_> {
             let replacement: Option<Vec<u8>> = match value {
                 Some(v) => Some(v),
                 None => default.map(|(s, e)| {
-                    cataddr(&nv[s..e], &self.ir.tables, self.blank_sub, false, MAXKEY)
+                    cataddr(
+                        self.toks.texts(&nv[s..e]),
+                        &self.ir.tables,
+                        self.blank_sub,
+                        false,
+                        MAXKEY,
+                    )
                 }),
             };
             let new_toks: Workspace = match replacement {
@@ -382,12 +410,13 @@ impl Session<'_> {
         let mut calls: Vec<(usize, u16)> = Vec::new();
         let mut j = 0usize;
         while j < nv.len() {
-            if nv[j].len() == 1 && nv[j][0] == meta::CALLSUBR && j + 1 < nv.len() {
-                if nv[j + 1].iter().any(|&b| b == b'"' || b == b'\\') {
-                    let stripped = strip_quotes(&nv[j + 1]);
-                    nv[j + 1] = Token::from(stripped.as_slice());
+            if nv[j].is(meta::CALLSUBR) && j + 1 < nv.len() {
+                let text = self.toks.text(nv[j + 1]);
+                if text.iter().any(|&b| b == b'"' || b == b'\\') {
+                    let stripped = strip_quotes(text);
+                    nv[j + 1] = self.toks.intern(&stripped);
                 }
-                let target = nv[j + 1].clone();
+                let target = self.toks.shared(nv[j + 1]);
                 let rs = match self.find_ruleset(&target) {
                     Some(rs) => rs,
                     None => {
@@ -437,34 +466,15 @@ impl Session<'_> {
             delimiter: None,
             bufsize: PSBUFSIZE,
         };
+        let toks = &mut self.toks;
         let scan =
-            crate::prescan::prescan_with(value, &self.ir.tables, mode, |b, _, _| Token::from(b));
+            crate::prescan::prescan_with(value, &self.ir.tables, mode, |b, _, _| toks.intern(b));
         self.report_scan(value, &scan);
         if scan.failed || scan.tokens.is_empty() {
             return None;
         }
         Some(scan.tokens)
     }
-}
-
-/// Whether `pat` cannot match `ws` (length bounds, literal first and last tokens),
-/// checked without allocating.
-fn skips(pat: &crate::ir::Pattern, ws: &[Token]) -> bool {
-    let len = ws.len();
-    if len < pat.min_len || pat.max_len.is_some_and(|m| len > m) {
-        return true;
-    }
-    if let (Some(want), Some(got)) = (&pat.first, ws.first())
-        && !want.eq_ignore_ascii_case(got)
-    {
-        return true;
-    }
-    if let (Some(want), Some(got)) = (&pat.last, ws.last())
-        && !want.eq_ignore_ascii_case(got)
-    {
-        return true;
-    }
-    false
 }
 
 /// Remove double quotes and backslash escapes (sendmail's `stripquotes`).

@@ -488,9 +488,9 @@ impl Session<'_> {
         let mut pos = 0usize;
         loop {
             let input = &rest[pos..];
-            let scan = prescan::prescan_with(input, &self.ir.tables, mode, |b, _, _| {
-                crate::engine::Token::from(b)
-            });
+            let toks = &mut self.toks;
+            let scan =
+                prescan::prescan_with(input, &self.ir.tables, mode, |b, _, _| toks.intern(b));
             self.report_scan(input, &scan);
             let consumed = scan.consumed;
             if !scan.failed && !scan.tokens.is_empty() {
@@ -545,11 +545,11 @@ impl Session<'_> {
         self.command(&line);
         let (ws, status) = self.last.take()?;
         let mark = self.out.len();
-        for (i, t) in ws.iter().enumerate() {
+        for (i, &t) in ws.iter().enumerate() {
             if i > 0 {
                 self.out.push(b' ');
             }
-            self.xputs(t);
+            self.xputs_token(t);
         }
         let printed = self.out.split_off(mark);
         Some((printed, status))
