@@ -2,6 +2,7 @@
 //! shared by every class, in a 2003-bucket hash table (stab.c), so that `$=x` lists
 //! members in sendmail's order (cf-semantics §5.6).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -50,6 +51,20 @@ pub struct ClassTable {
     /// Changes with every [`ClassTable::add`] (what was computed from the members before
     /// is stale then); never 0.
     generation: u32,
+    /// Per class id, made on first use: the generation it was made at and the class's
+    /// lower-cased members, sorted (to grow a `$=X` phrase only while it can still
+    /// become a member).
+    sorted: RefCell<Vec<(u32, Vec<Vec<u8>>)>>,
+}
+
+/// Where a phrase stands against a class's members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phrase {
+    Member,
+    /// Not a member, but the start of one.
+    Prefix,
+    /// Neither: no longer phrase that starts with it is a member.
+    Dead,
 }
 
 impl Default for ClassTable {
@@ -59,6 +74,7 @@ impl Default for ClassTable {
             next_seq: 0,
             longest: vec![0; 256],
             generation: 1,
+            sorted: RefCell::new(vec![(0, Vec::new()); 256]),
         }
     }
 }
@@ -118,6 +134,31 @@ impl ClassTable {
             self.words.get(word)
         };
         found.map_or([0; 4], |w| w.bits)
+    }
+
+    /// Whether the lower-cased `phrase` is a member of class `id`, the start of one, or
+    /// neither.
+    pub fn phrase(&self, id: MacroId, phrase: &[u8]) -> Phrase {
+        let mut sorted = self.sorted.borrow_mut();
+        let (made, members) = &mut sorted[id as usize];
+        if *made != self.generation {
+            members.clear();
+            let bit = |w: &Word| w.bits[(id >> 6) as usize] & (1 << (id & 63)) != 0;
+            members.extend(
+                self.words
+                    .iter()
+                    .filter(|(_, w)| bit(w))
+                    .map(|(k, _)| k.clone()),
+            );
+            members.sort_unstable();
+            *made = self.generation;
+        }
+        let at = members.partition_point(|m| m.as_slice() < phrase);
+        match members.get(at) {
+            Some(m) if m.as_slice() == phrase => Phrase::Member,
+            Some(m) if m.starts_with(phrase) => Phrase::Prefix,
+            _ => Phrase::Dead,
+        }
     }
 
     /// Whether `word` is in class `id`, compared ASCII case-insensitively (wordinclass).

@@ -6,7 +6,7 @@
 //! shortest phrase that is a member.
 
 use crate::engine::cataddr::{MAXLINE, cataddr};
-use crate::engine::classes::ClassTable;
+use crate::engine::classes::{ClassTable, Phrase};
 use crate::engine::token::{Token, TokenTable};
 use crate::ir::{MacroId, MacroTable, PatOp};
 use crate::prescan::Tables;
@@ -82,20 +82,20 @@ fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) ->
         }
     }
     // The phrase ws[start..k] joined as cataddr joins it (external form, BlankSub
-    // between atoms), extended one token at a time.
+    // between atoms), lower-cased as members are kept, extended one token at a time.
     let mut phrase: Vec<u8> = Vec::with_capacity(longest + 16);
     let mut prev_atom = false;
     let mut push = |phrase: &mut Vec<u8>, tok: &[u8]| {
         let atom = tok.first().is_some_and(|&b| ctx.tables.is_atom_start(b));
         if prev_atom && atom {
-            phrase.push(ctx.blank_sub);
+            phrase.push(ctx.blank_sub.to_ascii_lowercase());
         }
         let mut i = 0;
         while i < tok.len() {
             if tok[i] == crate::meta::METAQUOTE && i + 1 < tok.len() {
                 i += 1;
             }
-            phrase.push(tok[i]);
+            phrase.push(tok[i].to_ascii_lowercase());
             i += 1;
         }
         prev_atom = atom;
@@ -110,10 +110,15 @@ fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) ->
         }
         push(&mut phrase, toks.text(ws[end]));
         end += 1;
-        if phrase.len() < MAXLINE - 3 && ctx.classes.contains(id, &phrase) {
-            return Some(end);
-        }
-        if phrase.len() >= MAXLINE - 3 {
+        if phrase.len() < MAXLINE - 3 {
+            match ctx.classes.phrase(id, &phrase) {
+                Phrase::Member => return Some(end),
+                Phrase::Prefix => {}
+                // Phrases only grow by appending: none starting like this is a member
+                // (nor its cut form past cataddr's buffer, which starts the same way).
+                Phrase::Dead => return None,
+            }
+        } else {
             // Past cataddr's buffer sendmail compares a cut phrase; keep its answer.
             let joined = cataddr(
                 toks.texts(&ws[start..end]),
@@ -131,7 +136,14 @@ fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) ->
 
 /// Match `ops` against the whole workspace; on success `bindings` holds the bindings in
 /// `$1`… order.
-pub fn match_lhs(ops: &[Op], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec<Binding>) -> bool {
+/// `folded` is `ws` case-folded.
+pub fn match_lhs(
+    ops: &[Op],
+    ws: &[Token],
+    folded: &[Token],
+    ctx: &MatchCtx,
+    bindings: &mut Vec<Binding>,
+) -> bool {
     bindings.clear();
     let n = ws.len();
     let (mut i, mut k) = (0usize, 0usize);
@@ -212,7 +224,7 @@ pub fn match_lhs(ops: &[Op], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec<Bi
                     }
                 },
                 Op::Literal(lit) => {
-                    if ctx.toks.fold(ws[k]) == *lit {
+                    if folded[k] == *lit {
                         k += 1;
                         true
                     } else {
@@ -237,8 +249,19 @@ pub fn match_lhs(ops: &[Op], ws: &[Token], ctx: &MatchCtx, bindings: &mut Vec<Bi
             }
             match ops[i] {
                 Op::OneOrMore | Op::ZeroOrMore => {
-                    bindings.push(Binding { end: k + 1, ..b });
-                    k += 1;
+                    // Before a literal, growing one token at a time fails at once
+                    // wherever that literal is not: go straight to where it is.
+                    let end = match ops.get(i + 1) {
+                        Some(&Op::Literal(lit)) => {
+                            match folded[k + 1..].iter().position(|&t| t == lit) {
+                                Some(p) => k + 1 + p,
+                                None => continue,
+                            }
+                        }
+                        _ => k + 1,
+                    };
+                    bindings.push(Binding { end, ..b });
+                    k = end;
                     i += 1;
                     break;
                 }
@@ -277,8 +300,9 @@ mod tests {
             toks: &table,
             blank_sub: b' ',
         };
+        let folded: Vec<Token> = ws.iter().map(|&t| table.fold(t)).collect();
         let mut b = Vec::new();
-        match_lhs(&ops, &ws, &ctx, &mut b).then(|| {
+        match_lhs(&ops, &ws, &folded, &ctx, &mut b).then(|| {
             b.iter()
                 .map(|b| {
                     ws[b.start..b.end]

@@ -38,6 +38,7 @@ use rewrite::Part;
 /// right-hand side as parts.
 pub(crate) struct Compiled {
     pub ops: Vec<Op>,
+    pub prefix: crate::ir::Prefix,
     pub template: Vec<Part>,
     /// Fewest and most workspace tokens the pattern can match.
     pub min_len: usize,
@@ -45,10 +46,11 @@ pub(crate) struct Compiled {
     /// The folded literal the workspace must start / end with, if any.
     pub first: Option<Token>,
     pub last: Option<Token>,
-    /// Folded literals that must occur somewhere in the workspace.
-    pub required: Vec<Token>,
-    /// [`token_bit`] of every required literal.
-    pub required_mask: u64,
+    /// The pattern's folded literals in order: each matches one workspace token, left
+    /// to right, so they must occur in the workspace in this order.
+    pub literals: Vec<Token>,
+    /// [`token_bit`] of every literal.
+    pub literal_mask: u64,
 }
 
 /// One of 64 bits for a folded token: a workspace's tokens OR-ed together tell at once
@@ -57,22 +59,28 @@ pub(crate) fn token_bit(folded: Token) -> u64 {
     1u64 << folded.bit_index()
 }
 
-/// The OR of [`token_bit`] over a workspace's folded tokens.
-pub(crate) fn signature(ws: &[Token], toks: &TokenTable) -> u64 {
-    ws.iter().fold(0, |m, &t| m | token_bit(toks.fold(t)))
+/// A workspace's tokens case-folded (into `folded`), and the OR of their [`token_bit`].
+pub(crate) fn fold_workspace(ws: &[Token], toks: &TokenTable, folded: &mut Vec<Token>) -> u64 {
+    folded.clear();
+    let mut sig = 0;
+    for &t in ws {
+        let f = toks.fold(t);
+        sig |= token_bit(f);
+        folded.push(f);
+    }
+    sig
 }
 
 impl Compiled {
     fn new(rule: &crate::ir::Rule, toks: &mut TokenTable) -> Compiled {
         let ops: Vec<Op> = rule.lhs.ops.iter().map(|o| Op::new(o, toks)).collect();
-        let mut required: Vec<Token> = Vec::new();
-        for op in &ops {
-            if let Op::Literal(l) = *op
-                && !required.contains(&l)
-            {
-                required.push(l);
-            }
-        }
+        let literals: Vec<Token> = ops
+            .iter()
+            .filter_map(|op| match *op {
+                Op::Literal(l) => Some(l),
+                _ => None,
+            })
+            .collect();
         let mut folded = |l: &Option<Vec<u8>>| {
             l.as_ref().map(|l| {
                 let t = toks.intern(l);
@@ -92,36 +100,28 @@ impl Compiled {
             max_len: rule.lhs.max_len,
             first,
             last,
-            required_mask: required.iter().fold(0, |m, &l| m | token_bit(l)),
-            required,
+            literal_mask: literals.iter().fold(0, |m, &l| m | token_bit(l)),
+            literals,
             ops,
+            prefix: rule.rhs.prefix,
         }
     }
 
-    /// Whether the workspace cannot match: its length, its first and last tokens, or a
-    /// literal missing from it (`sig` is its [`signature`]).
-    pub(crate) fn rules_out(&self, ws: &[Token], sig: u64, toks: &TokenTable) -> bool {
-        let len = ws.len();
+    /// Whether a workspace (its tokens folded, and their signature) cannot match: its
+    /// length, its first and last tokens, or its literals not all there in order.
+    pub(crate) fn rules_out(&self, folded: &[Token], sig: u64) -> bool {
+        let len = folded.len();
         if len < self.min_len || self.max_len.is_some_and(|m| len > m) {
             return true;
         }
-        if let (Some(want), Some(&got)) = (self.first, ws.first())
-            && toks.fold(got) != want
+        if self.first.is_some_and(|f| folded.first() != Some(&f))
+            || self.last.is_some_and(|l| folded.last() != Some(&l))
+            || self.literal_mask & !sig != 0
         {
             return true;
         }
-        if let (Some(want), Some(&got)) = (self.last, ws.last())
-            && toks.fold(got) != want
-        {
-            return true;
-        }
-        if self.required_mask & !sig != 0 {
-            return true;
-        }
-        !self
-            .required
-            .iter()
-            .all(|&l| ws.iter().any(|&t| toks.fold(t) == l))
+        let mut rest = folded.iter();
+        !self.literals.iter().all(|l| rest.any(|t| t == l))
     }
 }
 
@@ -166,6 +166,11 @@ pub struct Session<'a> {
     pub(crate) toks: TokenTable,
     /// Each ruleset's rules compiled against `toks`, made on first use (by number).
     compiled: Vec<Option<std::rc::Rc<Vec<Compiled>>>>,
+    /// Emptied workspaces and binding lists, kept for their buffers.
+    pool: Vec<Workspace>,
+    pub(crate) bindings_pool: Vec<Vec<matcher::Binding>>,
+    /// `$>` targets already resolved to a ruleset number.
+    ruleset_cache: std::collections::HashMap<Token, u16, token::FastState>,
 }
 
 /// What maps see of the session while they answer (messages and macros).
@@ -404,6 +409,9 @@ impl<'a> Session<'a> {
             help: opts.help.clone(),
             toks: TokenTable::new(),
             compiled: Vec::new(),
+            pool: Vec::new(),
+            bindings_pool: Vec::new(),
+            ruleset_cache: std::collections::HashMap::default(),
         }
     }
 
@@ -423,6 +431,28 @@ impl<'a> Session<'a> {
         }
         self.compiled[i] = Some(made.clone());
         made
+    }
+
+    /// An empty workspace (with a buffer from the pool when there is one).
+    pub(crate) fn take_ws(&mut self) -> Workspace {
+        self.pool.pop().unwrap_or_default()
+    }
+
+    /// Give a workspace's buffer back to the pool.
+    pub(crate) fn give_ws(&mut self, mut ws: Workspace) {
+        ws.clear();
+        self.pool.push(ws);
+    }
+
+    /// The ruleset a `$>` target token names ([`Session::find_ruleset`], remembered).
+    pub(crate) fn ruleset_of(&mut self, target: Token) -> Option<u16> {
+        if let Some(&rs) = self.ruleset_cache.get(&target) {
+            return Some(rs);
+        }
+        let text = self.toks.shared(target);
+        let rs = self.find_ruleset(&text)?;
+        self.ruleset_cache.insert(target, rs);
+        Some(rs)
     }
 
     /// Take what the session has printed so far.

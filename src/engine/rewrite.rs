@@ -59,75 +59,87 @@ impl Session<'_> {
             return ex::CONFIG;
         }
         let ir = self.ir;
-        let rules: &[crate::ir::Rule] = ir.rulesets.get(&rs).map_or(&[], |r| &r.rules);
-        let compiled = self.compiled(rs);
+        let rules = self.compiled(rs);
         let mut rstat = ex::OK;
         let mut idx = 0usize;
         let mut loopcount = 0usize;
-        let mut bindings: Vec<Binding> = Vec::with_capacity(9);
-        let mut sig = crate::engine::signature(ws, &self.toks);
+        let mut bindings: Vec<Binding> = self.bindings_pool.pop().unwrap_or_default();
+        // The workspace case-folded (literals compare with it) and its signature.
+        let mut folded = self.take_ws();
+        let mut sig = crate::engine::fold_workspace(ws, &self.toks, &mut folded);
         // The next workspace is built here and swapped in, so its buffer is reused.
-        let mut spare: Workspace = Vec::with_capacity(ws.len() + 8);
-        while idx < rules.len() {
-            if ws.first().is_some_and(|t| t.is(meta::CANONNET)) {
-                break;
-            }
-            loopcount += 1;
-            if loopcount > MAX_LOOP {
-                self.message(&format!(
-                    "Infinite loop in ruleset {}, rule {}",
-                    String::from_utf8_lossy(&name),
-                    idx + 1
-                ));
-                break;
-            }
-            let rule = &rules[idx];
-            let c = &compiled[idx];
-            let matched = !c.rules_out(ws, sig, &self.toks) && {
-                let ctx = MatchCtx {
-                    classes: &self.classes,
-                    macros: &self.macros,
-                    tables: &ir.tables,
-                    toks: &self.toks,
-                    blank_sub: self.blank_sub,
+        let mut spare = self.take_ws();
+        let status = 'rules: {
+            while idx < rules.len() {
+                if ws.first().is_some_and(|t| t.is(meta::CANONNET)) {
+                    break;
+                }
+                loopcount += 1;
+                if loopcount > MAX_LOOP {
+                    self.message(&format!(
+                        "Infinite loop in ruleset {}, rule {}",
+                        String::from_utf8_lossy(&name),
+                        idx + 1
+                    ));
+                    break;
+                }
+                let c = &rules[idx];
+                let matched = !c.rules_out(&folded, sig) && {
+                    let ctx = MatchCtx {
+                        classes: &self.classes,
+                        macros: &self.macros,
+                        tables: &ir.tables,
+                        toks: &self.toks,
+                        blank_sub: self.blank_sub,
+                    };
+                    match_lhs(&c.ops, ws, &folded, &ctx, &mut bindings)
                 };
-                match_lhs(&c.ops, ws, &ctx, &mut bindings)
-            };
-            if !matched {
-                idx += 1;
-                loopcount = 0;
-                continue;
-            }
-            let next = match rule.rhs.prefix {
-                Prefix::Once => {
+                if !matched {
+                    idx += 1;
                     loopcount = 0;
-                    idx + 1
+                    continue;
                 }
-                Prefix::Return => rules.len(),
-                Prefix::Repeat => idx,
-            };
-            match self.build_rhs(
-                &name,
-                &c.template,
-                ws,
-                &bindings,
-                reclevel,
-                maxatom,
-                &mut spare,
-            ) {
-                Ok(status) => {
-                    if rstat == ex::OK || status == ex::TEMPFAIL {
-                        rstat = status;
+                let next = match c.prefix {
+                    Prefix::Once => {
+                        loopcount = 0;
+                        idx + 1
                     }
-                    std::mem::swap(ws, &mut spare);
-                    sig = crate::engine::signature(ws, &self.toks);
+                    Prefix::Return => rules.len(),
+                    Prefix::Repeat => idx,
+                };
+                match self.build_rhs(
+                    &name,
+                    &c.template,
+                    ws,
+                    &bindings,
+                    reclevel,
+                    maxatom,
+                    &mut spare,
+                ) {
+                    Ok(status) => {
+                        if rstat == ex::OK || status == ex::TEMPFAIL {
+                            rstat = status;
+                        }
+                        std::mem::swap(ws, &mut spare);
+                        sig = crate::engine::fold_workspace(ws, &self.toks, &mut folded);
+                    }
+                    Err(Abort(status)) => break 'rules Err(status),
                 }
-                Err(Abort(status)) => return status,
+                idx = next;
             }
-            idx = next;
+            Ok(rstat)
+        };
+        self.give_ws(folded);
+        self.give_ws(spare);
+        bindings.clear();
+        self.bindings_pool.push(bindings);
+        match status {
+            Ok(rstat) => {
+                self.trace_line(&name, " returns:", ws);
+                rstat
+            }
+            Err(status) => status,
         }
-        self.trace_line(&name, " returns:", ws);
-        rstat
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -330,7 +342,8 @@ impl Session<'_> {
                     }
                 }
             };
-            let tail: Workspace = nv.split_off(after);
+            let mut tail = self.take_ws();
+            tail.extend_from_slice(&nv[after..]);
             nv.truncate(begin);
             for t in new_toks {
                 nv.push(t);
@@ -339,12 +352,13 @@ impl Session<'_> {
                 }
             }
             i = nv.len();
-            for t in tail {
+            for &t in &tail {
                 nv.push(t);
                 if nv.len() >= maxatom {
                     return Err(self.too_long());
                 }
             }
+            self.give_ws(tail);
         }
         // 3. subroutine calls, right to left
         let status = self.call_subroutines(nv, reclevel);
@@ -407,7 +421,9 @@ impl Session<'_> {
 
     /// `$>` calls in `nv` (sendmail's `callsubr`).
     fn call_subroutines(&mut self, nv: &mut Workspace, reclevel: usize) -> i32 {
-        let mut calls: Vec<(usize, u16)> = Vec::new();
+        // At most MAX_SUBR - 1 calls are made.
+        let mut calls = [(0usize, 0u16); MAX_SUBR];
+        let mut ncalls = 0usize;
         let mut j = 0usize;
         while j < nv.len() {
             if nv[j].is(meta::CALLSUBR) && j + 1 < nv.len() {
@@ -416,10 +432,10 @@ impl Session<'_> {
                     let stripped = strip_quotes(text);
                     nv[j + 1] = self.toks.intern(&stripped);
                 }
-                let target = self.toks.shared(nv[j + 1]);
-                let rs = match self.find_ruleset(&target) {
+                let rs = match self.ruleset_of(nv[j + 1]) {
                     Some(rs) => rs,
                     None => {
+                        let target = self.toks.shared(nv[j + 1]);
                         self.message(&format!(
                             "Unknown ruleset {}",
                             String::from_utf8_lossy(&target)
@@ -427,26 +443,30 @@ impl Session<'_> {
                         return ex::CONFIG;
                     }
                 };
-                if self.ir.rulesets.get(&rs).is_none_or(|r| r.rules.is_empty()) {
+                if self.compiled(rs).is_empty() {
                     nv.drain(j..j + 2);
                     // sendmail's scan moves past the token that slid into place.
                     j += 1;
                     continue;
                 }
-                if calls.len() + 1 >= MAX_SUBR {
+                if ncalls + 1 >= MAX_SUBR {
                     self.message(&format!("Too many subroutine calls ({MAX_SUBR} max)"));
                     return ex::CONFIG;
                 }
-                calls.push((j, rs));
+                calls[ncalls] = (j, rs);
+                ncalls += 1;
             }
             j += 1;
         }
         let mut rstat = ex::OK;
-        for &(pos, rs) in calls.iter().rev() {
+        for &(pos, rs) in calls[..ncalls].iter().rev() {
             nv.drain(pos..pos + 2);
-            let mut tail: Workspace = nv.split_off(pos);
+            let mut tail = self.take_ws();
+            tail.extend_from_slice(&nv[pos..]);
+            nv.truncate(pos);
             let status = self.rewrite(&mut tail, rs, reclevel + 1, MAXATOM - pos);
-            nv.extend(tail);
+            nv.extend_from_slice(&tail);
+            self.give_ws(tail);
             if status != ex::OK && status != ex::TEMPFAIL {
                 return status;
             }

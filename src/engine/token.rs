@@ -74,6 +74,10 @@ impl Hasher for ShortHasher {
         self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 
+    fn write_u32(&mut self, n: u32) {
+        self.write_usize(n as usize);
+    }
+
     fn write_usize(&mut self, n: usize) {
         self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
@@ -83,11 +87,14 @@ impl Hasher for ShortHasher {
     }
 }
 
+/// Hash maps keyed by tokens or short byte strings.
+pub(crate) type FastState = BuildHasherDefault<ShortHasher>;
+
 /// The session's tokens.
 #[derive(Debug)]
 pub struct TokenTable {
     entries: Vec<Entry>,
-    index: HashMap<Rc<[u8]>, Token, BuildHasherDefault<ShortHasher>>,
+    index: HashMap<Rc<[u8]>, Token, FastState>,
 }
 
 impl std::fmt::Debug for ShortHasher {
