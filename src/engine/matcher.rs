@@ -50,6 +50,8 @@ pub struct MatchCtx<'a> {
     pub macros: &'a MacroTable,
     pub tables: &'a Tables,
     pub toks: &'a TokenTable,
+    /// A buffer for joining `$=X` phrases.
+    pub phrase: &'a std::cell::RefCell<Vec<u8>>,
     /// The BlankSub in force (joins the tokens a `$=X` candidate spans).
     pub blank_sub: u8,
 }
@@ -68,7 +70,8 @@ pub struct Binding {
 fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) -> Option<usize> {
     let longest = ctx.classes.longest(id);
     let toks = ctx.toks;
-    // Most members are one token: try that before joining anything.
+    // Most members are one token: try that before joining anything, and join only when
+    // some longer member starts like that token.
     if k == start
         && let Some(&tok) = ws.get(start)
         && !toks.quoted(tok)
@@ -76,14 +79,15 @@ fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) ->
         if toks.in_class(tok, id, ctx.classes) {
             return Some(start + 1);
         }
-        if toks.text(tok).len() >= longest {
+        if toks.text(tok).len() >= longest || !toks.starts_member(tok, id, ctx.classes) {
             // Longer phrases only grow; none can be a member.
             return None;
         }
     }
     // The phrase ws[start..k] joined as cataddr joins it (external form, BlankSub
     // between atoms), lower-cased as members are kept, extended one token at a time.
-    let mut phrase: Vec<u8> = Vec::with_capacity(longest + 16);
+    let mut phrase = ctx.phrase.borrow_mut();
+    phrase.clear();
     let mut prev_atom = false;
     let mut push = |phrase: &mut Vec<u8>, tok: &[u8]| {
         let atom = tok.first().is_some_and(|&b| ctx.tables.is_atom_start(b));
@@ -298,6 +302,7 @@ mod tests {
             macros: &macros,
             tables: &tables,
             toks: &table,
+            phrase: &Default::default(),
             blank_sub: b' ',
         };
         let folded: Vec<Token> = ws.iter().map(|&t| table.fold(t)).collect();

@@ -38,6 +38,8 @@ use rewrite::Part;
 /// right-hand side as parts.
 pub(crate) struct Compiled {
     pub ops: Vec<Op>,
+    /// The special tokens the template holds.
+    pub special: rewrite::Special,
     pub prefix: crate::ir::Prefix,
     pub template: Vec<Part>,
     /// Fewest and most workspace tokens the pattern can match.
@@ -89,13 +91,15 @@ impl Compiled {
         };
         let first = folded(&rule.lhs.first);
         let last = folded(&rule.lhs.last);
+        let template: Vec<Part> = rule
+            .rhs
+            .tokens
+            .iter()
+            .map(|t| Part::new(&t.bytes, toks))
+            .collect();
         Compiled {
-            template: rule
-                .rhs
-                .tokens
-                .iter()
-                .map(|t| Part::new(&t.bytes, toks))
-                .collect(),
+            special: rewrite::Special::of(&template),
+            template,
             min_len: rule.lhs.min_len,
             max_len: rule.lhs.max_len,
             first,
@@ -169,6 +173,8 @@ pub struct Session<'a> {
     /// Emptied workspaces and binding lists, kept for their buffers.
     pool: Vec<Workspace>,
     pub(crate) bindings_pool: Vec<Vec<matcher::Binding>>,
+    /// The matcher's buffer for `$=X` phrases.
+    pub(crate) phrase: std::cell::RefCell<Vec<u8>>,
     /// `$>` targets already resolved to a ruleset number.
     ruleset_cache: std::collections::HashMap<Token, u16, token::FastState>,
 }
@@ -217,6 +223,26 @@ impl MapEnv for Env<'_> {
 fn push_message(out: &mut Vec<u8>, text: &[u8]) {
     out.extend(text.iter().map(|b| b & 0x7F));
     out.push(b'\n');
+}
+
+/// Bytes as sendmail's `xputs` prints them.
+fn xputs_into(out: &mut Vec<u8>, bytes: &[u8], macros: &MacroTable) {
+    if bytes.iter().all(|&b| (0x20..0x7F).contains(&b)) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    // The common metacharacter tokens ($# $@ $: $> …) without a detour.
+    if let [m] = bytes
+        && (0x80..=0x9F).contains(m)
+        && let Some(l) = crate::meta::meta_letter(*m)
+        && !matches!(*m, crate::meta::MACROEXPAND | crate::meta::MACRODEXPAND)
+    {
+        out.push(b'$');
+        out.push(l);
+        return;
+    }
+    let s = crate::ir::emit::xputs(bytes, macros);
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// `s` shortened as sendmail's `shortenstring(s, 203)` does for messages.
@@ -395,7 +421,7 @@ impl<'a> Session<'a> {
                 *slot = std::rc::Rc::from(name.as_slice());
             }
         }
-        Session {
+        let mut session = Session {
             ir,
             macros,
             classes,
@@ -412,7 +438,15 @@ impl<'a> Session<'a> {
             pool: Vec::new(),
             bindings_pool: Vec::new(),
             ruleset_cache: std::collections::HashMap::default(),
+            phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
+        };
+        // Every ruleset's tokens are made now, to last; test lines' tokens come later
+        // and go line by line.
+        for &rs in ir.rulesets.keys() {
+            session.compiled(rs);
         }
+        session.toks.set_mark();
+        session
     }
 
     /// What the rewrite loop keeps of ruleset `rs`'s rules, made on first use.
@@ -451,7 +485,9 @@ impl<'a> Session<'a> {
         }
         let text = self.toks.shared(target);
         let rs = self.find_ruleset(&text)?;
-        self.ruleset_cache.insert(target, rs);
+        if self.toks.is_lasting(target) {
+            self.ruleset_cache.insert(target, rs);
+        }
         Some(rs)
     }
 
@@ -501,32 +537,17 @@ impl<'a> Session<'a> {
 
     /// A workspace token as sendmail's `xputs` prints it.
     pub(crate) fn xputs_token(&mut self, t: Token) {
+        let text = self.toks.text(t);
         if self.toks.plain(t) {
-            self.out.extend_from_slice(self.toks.text(t));
+            self.out.extend_from_slice(text);
         } else {
-            let text = self.toks.shared(t);
-            self.xputs(&text);
+            xputs_into(&mut self.out, text, &self.macros);
         }
     }
 
     /// A token as sendmail's `xputs` prints it.
     pub(crate) fn xputs(&mut self, bytes: &[u8]) {
-        if bytes.iter().all(|&b| (0x20..0x7F).contains(&b)) {
-            self.out.extend_from_slice(bytes);
-            return;
-        }
-        // The common metacharacter tokens ($# $@ $: $> …) without a detour.
-        if let [m] = bytes
-            && (0x80..=0x9F).contains(m)
-            && let Some(l) = crate::meta::meta_letter(*m)
-            && !matches!(*m, crate::meta::MACROEXPAND | crate::meta::MACRODEXPAND)
-        {
-            self.out.push(b'$');
-            self.out.push(l);
-            return;
-        }
-        let s = crate::ir::emit::xputs(bytes, &self.macros);
-        self.out.extend_from_slice(s.as_bytes());
+        xputs_into(&mut self.out, bytes, &self.macros);
     }
 
     /// Print prescan's messages for a scan of `input` (`<input>... <problem>`).

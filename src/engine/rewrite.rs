@@ -15,6 +15,55 @@ use crate::sysexits as ex;
 /// A workspace: one token per element.
 pub type Workspace = Vec<Token>;
 
+/// Which special tokens (`$[`/`$(` lookups, `$>` calls) a right-hand side may hold once
+/// substituted; `false` is a promise, `true` only a maybe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Special {
+    pub lookups: bool,
+    pub calls: bool,
+    /// The template copies workspace tokens (`$n`) or macro values (`$&x`).
+    pub copies: bool,
+}
+
+impl Special {
+    const LOOKUP_BITS: u64 = (1 << Token::byte(meta::HOSTBEGIN).bit_index())
+        | (1 << Token::byte(meta::LOOKUPBEGIN).bit_index());
+    const CALL_BITS: u64 = 1 << Token::byte(meta::CALLSUBR).bit_index();
+
+    pub(crate) fn of(template: &[Part]) -> Special {
+        let mut s = Special::default();
+        for p in template {
+            match *p {
+                Part::Token(t) => {
+                    s.lookups |= t.is(meta::HOSTBEGIN) || t.is(meta::LOOKUPBEGIN);
+                    s.calls |= t.is(meta::CALLSUBR);
+                }
+                Part::Binding(_) => s.copies = true,
+                // A macro's value may tokenize into anything.
+                Part::Deferred(_) => {
+                    s.copies = true;
+                    s.lookups = true;
+                    s.calls = true;
+                }
+            }
+        }
+        s
+    }
+
+    /// With the tokens `$n` copies from a workspace whose signature is `sig` (its
+    /// folded tokens' bits; a one-byte metacharacter token folds to itself).
+    pub(crate) fn or_copied(self, sig: u64) -> Special {
+        if !self.copies {
+            return self;
+        }
+        Special {
+            lookups: self.lookups || sig & Self::LOOKUP_BITS != 0,
+            calls: self.calls || sig & Self::CALL_BITS != 0,
+            copies: true,
+        }
+    }
+}
+
 /// One piece of a right-hand side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Part {
@@ -90,6 +139,7 @@ impl Session<'_> {
                         macros: &self.macros,
                         tables: &ir.tables,
                         toks: &self.toks,
+                        phrase: &self.phrase,
                         blank_sub: self.blank_sub,
                     };
                     match_lhs(&c.ops, ws, &folded, &ctx, &mut bindings)
@@ -110,6 +160,7 @@ impl Session<'_> {
                 match self.build_rhs(
                     &name,
                     &c.template,
+                    c.special.or_copied(sig),
                     ws,
                     &bindings,
                     reclevel,
@@ -147,6 +198,7 @@ impl Session<'_> {
         &mut self,
         name: &[u8],
         template: &[Part],
+        scan: Special,
         ws: &Workspace,
         bindings: &[Binding],
         reclevel: usize,
@@ -167,12 +219,11 @@ impl Session<'_> {
                         ));
                         return Err(Abort(ex::CONFIG));
                     };
-                    for &t in &ws[bd.start..bd.end] {
-                        if nv.len() >= maxatom {
-                            return Err(self.too_long());
-                        }
-                        nv.push(t);
+                    // sendmail stops at the token that would reach the limit.
+                    if nv.len() + (bd.end - bd.start) > maxatom {
+                        return Err(self.too_long());
                     }
+                    nv.extend_from_slice(&ws[bd.start..bd.end]);
                 }
                 Part::Deferred(m) => {
                     if nv.len() >= maxatom {
@@ -202,9 +253,11 @@ impl Session<'_> {
                 }
             }
         }
-        // 2. lookups, left to right
+        // 2. lookups, left to right (when the template or the tokens it copied may hold
+        // one: `scan` says which kinds of special tokens may be there)
         let mut rstat = ex::OK;
-        let mut i = 0usize;
+        let mut i = if scan.lookups { 0 } else { nv.len() };
+        let mut looked_up = false;
         while i < nv.len() {
             let t = nv[i];
             let (end_tok, named) = if t.is(meta::HOSTBEGIN) {
@@ -307,6 +360,7 @@ impl Session<'_> {
                 true,
                 MAXKEY,
             );
+            looked_up = true;
             let (value, status) = match map {
                 Some(ix) => self.map_lookup(ix, key, args),
                 None => (None, ex::OK),
@@ -361,6 +415,9 @@ impl Session<'_> {
             self.give_ws(tail);
         }
         // 3. subroutine calls, right to left
+        if !scan.calls && !looked_up {
+            return Ok(rstat);
+        }
         let status = self.call_subroutines(nv, reclevel);
         if rstat == ex::OK || status == ex::TEMPFAIL {
             rstat = status;

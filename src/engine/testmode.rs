@@ -29,6 +29,9 @@ pub enum Flow {
 impl Session<'_> {
     /// Run one input line (without its newline); output accumulates in the session.
     pub fn command(&mut self, line: &[u8]) -> Flow {
+        // The last line's tokens go (a case's result was taken before this line).
+        self.last = None;
+        self.toks.release();
         let line = match line.iter().position(|&b| b == 0) {
             Some(p) => &line[..p],
             None => line,
@@ -538,7 +541,6 @@ impl Session<'_> {
     /// address as the trace prints it (tokens joined by blanks), and the status of the
     /// last ruleset that did not return OK (0 when all did). `None` when no ruleset ran.
     pub fn run_case(&mut self, rulesets: &[u8], address: &[u8]) -> Option<(Vec<u8>, i32)> {
-        self.last = None;
         let mut line = rulesets.to_vec();
         line.push(b' ');
         line.extend_from_slice(address);
@@ -557,6 +559,9 @@ impl Session<'_> {
 
     /// `invalidaddr`: 8-bit control bytes and overlong addresses.
     pub(crate) fn invalid_address(&mut self, addr: &[u8]) -> bool {
+        if addr.len() <= MAX_ADDRESS && !addr.iter().any(|&b| b & 0xE0 == 0x80) {
+            return false;
+        }
         let mut shown: Vec<u8> = Vec::with_capacity(addr.len());
         let mut bad = false;
         for (i, &b) in addr.iter().enumerate() {

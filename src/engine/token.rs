@@ -30,7 +30,7 @@ impl Token {
     }
 
     /// A number below 64 for signatures of workspaces (ids spread evenly).
-    pub fn bit_index(self) -> u32 {
+    pub const fn bit_index(self) -> u32 {
         self.0.wrapping_mul(0x9E37_79B9) >> 26
     }
 
@@ -40,20 +40,33 @@ impl Token {
 }
 
 /// What the table knows of a token.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Entry {
-    text: Rc<[u8]>,
+    /// Its bytes: `bytes[start..start + len]` of the table.
+    start: u32,
+    len: u32,
     /// The token ASCII lower-cased (itself when it has no capitals).
     fold: Token,
     /// Printable ASCII only: `xputs` prints it as it is.
     plain: bool,
     /// Holds a METAQUOTE byte.
     quoted: bool,
-    /// Class membership of the folded token (one bit per class id), valid while the
-    /// class table's generation is `class_gen` (0: never computed).
-    class_gen: Cell<u32>,
-    class_bits: Cell<[u64; 4]>,
 }
+
+/// What a folded token is to the classes, valid while the class table's generation is
+/// `made` (0: never computed).
+#[derive(Debug, Clone, Copy, Default)]
+struct ClassCache {
+    made: u32,
+    /// Member of class id (one bit per id).
+    member: [u64; 4],
+    /// Whether `starts` is known for class id, and whether some member of the class
+    /// is longer and starts with the token's bytes.
+    starts_known: [u64; 4],
+    starts: [u64; 4],
+}
+
+const MUL: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 /// A multiply-rotate hash over 8-byte words: tokens are short, and come from the
 /// configuration and the test input, not from an adversary on the network.
@@ -62,24 +75,19 @@ pub(crate) struct ShortHasher(u64);
 
 impl Hasher for ShortHasher {
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        let mut last = [0u8; 8];
-        let rest = chunks.remainder();
-        last[..rest.len()].copy_from_slice(rest);
-        let w = u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59);
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.0 = hash_bytes(self.0, bytes);
     }
 
     fn write_u32(&mut self, n: u32) {
-        self.write_usize(n as usize);
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(MUL);
     }
 
     fn write_usize(&mut self, n: usize) {
-        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.write_u64(n as u64);
     }
 
     fn finish(&self) -> u64 {
@@ -87,20 +95,75 @@ impl Hasher for ShortHasher {
     }
 }
 
-/// Hash maps keyed by tokens or short byte strings.
-pub(crate) type FastState = BuildHasherDefault<ShortHasher>;
-
-/// The session's tokens.
-#[derive(Debug)]
-pub struct TokenTable {
-    entries: Vec<Entry>,
-    index: HashMap<Rc<[u8]>, Token, FastState>,
+fn hash_bytes(mut h: u64, bytes: &[u8]) -> u64 {
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(MUL);
+    }
+    let mut last = [0u8; 8];
+    let rest = chunks.remainder();
+    last[..rest.len()].copy_from_slice(rest);
+    let w = u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56);
+    h = (h.rotate_left(5) ^ w).wrapping_mul(MUL);
+    h ^ (h >> 29)
 }
 
 impl std::fmt::Debug for ShortHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ShortHasher")
     }
+}
+
+/// Hash maps keyed by tokens or short byte strings.
+pub(crate) type FastState = BuildHasherDefault<ShortHasher>;
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = hash_bytes(self.0, bytes);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Token ids by the hash of their bytes; the rare second token with the same hash goes
+/// to a list searched in order.
+#[derive(Debug, Default)]
+struct Index {
+    by_hash: HashMap<u64, Token, BuildHasherDefault<Prehashed>>,
+    clashes: Vec<(u64, Token)>,
+}
+
+impl std::fmt::Debug for Prehashed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prehashed")
+    }
+}
+
+/// The session's tokens.
+///
+/// Tokens made before [`TokenTable::set_mark`] (the configuration's) stay for good;
+/// the ones made after it (the test input's, map results) go at the next
+/// [`TokenTable::release`], so a long run does not keep every address it has seen.
+#[derive(Debug)]
+pub struct TokenTable {
+    entries: Vec<Entry>,
+    bytes: Vec<u8>,
+    classes: Vec<Cell<ClassCache>>,
+    index: Index,
+    /// Tokens since the mark (and where the mark is, once set).
+    scratch: Index,
+    mark: Option<usize>,
 }
 
 impl Default for TokenTable {
@@ -114,30 +177,61 @@ impl TokenTable {
     pub fn new() -> TokenTable {
         let mut t = TokenTable {
             entries: Vec::with_capacity(4096),
-            index: HashMap::default(),
+            bytes: Vec::with_capacity(1 << 16),
+            classes: Vec::with_capacity(4096),
+            index: Index::default(),
+            scratch: Index::default(),
+            mark: None,
         };
         for b in 0..=255u8 {
-            t.push(Rc::from(&[b][..]));
+            t.push(&[b], 0);
         }
         for b in b'A'..=b'Z' {
             t.entries[b as usize].fold = Token::byte(b.to_ascii_lowercase());
         }
-        t.push(Rc::from(&[][..]));
+        let h = hash_bytes(0, b"");
+        t.push(b"", h);
         t
     }
 
-    fn push(&mut self, text: Rc<[u8]>) -> Token {
+    /// Add `text` (its hash `h`) as a new token, to the index in use.
+    fn push(&mut self, text: &[u8], h: u64) -> Token {
         let id = Token(u32::try_from(self.entries.len()).expect("fewer than 2^32 tokens"));
+        let start = u32::try_from(self.bytes.len()).expect("less than 4 GiB of tokens");
+        self.bytes.extend_from_slice(text);
         self.entries.push(Entry {
+            start,
+            len: text.len() as u32,
+            fold: id,
             plain: text.iter().all(|&b| (0x20..0x7F).contains(&b)),
             quoted: text.contains(&meta::METAQUOTE),
-            text: text.clone(),
-            fold: id,
-            class_gen: Cell::new(0),
-            class_bits: Cell::new([0; 4]),
         });
-        self.index.insert(text, id);
+        self.classes.push(Cell::new(ClassCache::default()));
+        if text.len() != 1 {
+            let index = if self.mark.is_some() {
+                &mut self.scratch
+            } else {
+                &mut self.index
+            };
+            if let Some(_first) = index.by_hash.get(&h) {
+                index.clashes.push((h, id));
+            } else {
+                index.by_hash.insert(h, id);
+            }
+        }
         id
+    }
+
+    fn find(&self, index: &Index, text: &[u8], h: u64) -> Option<Token> {
+        let &t = index.by_hash.get(&h)?;
+        if self.text(t) == text {
+            return Some(t);
+        }
+        index
+            .clashes
+            .iter()
+            .find(|&&(ch, t)| ch == h && self.text(t) == text)
+            .map(|&(_, t)| t)
     }
 
     /// The token for `text`, added on first sight.
@@ -145,10 +239,16 @@ impl TokenTable {
         if let [b] = text {
             return Token::byte(*b);
         }
-        if let Some(&t) = self.index.get(text) {
+        let h = hash_bytes(0, text);
+        if let Some(t) = self.find(&self.index, text, h) {
             return t;
         }
-        let id = self.push(Rc::from(text));
+        if self.mark.is_some()
+            && let Some(t) = self.find(&self.scratch, text, h)
+        {
+            return t;
+        }
+        let id = self.push(text, h);
         if text.iter().any(u8::is_ascii_uppercase) {
             let fold = self.intern(&text.to_ascii_lowercase());
             self.entries[id.index()].fold = fold;
@@ -156,14 +256,40 @@ impl TokenTable {
         id
     }
 
-    /// The bytes of `t`.
-    pub fn text(&self, t: Token) -> &[u8] {
-        &self.entries[t.index()].text
+    /// Everything interned so far stays; what comes after goes at [`TokenTable::release`].
+    pub fn set_mark(&mut self) {
+        self.release();
+        self.mark = Some(self.entries.len());
     }
 
-    /// The bytes of `t`, shared (to keep while the session changes).
+    /// Forget the tokens made since the mark (none of them may be used afterwards).
+    pub fn release(&mut self) {
+        if let Some(mark) = self.mark
+            && self.entries.len() > mark
+        {
+            let start = self.entries[mark].start as usize;
+            self.entries.truncate(mark);
+            self.classes.truncate(mark);
+            self.bytes.truncate(start);
+            self.scratch.by_hash.clear();
+            self.scratch.clashes.clear();
+        }
+    }
+
+    /// Whether `t` stays at [`TokenTable::release`].
+    pub fn is_lasting(&self, t: Token) -> bool {
+        self.mark.is_none_or(|m| t.index() < m)
+    }
+
+    /// The bytes of `t`.
+    pub fn text(&self, t: Token) -> &[u8] {
+        let e = &self.entries[t.index()];
+        &self.bytes[e.start as usize..(e.start + e.len) as usize]
+    }
+
+    /// The bytes of `t`, copied (to keep while the table changes).
     pub fn shared(&self, t: Token) -> Rc<[u8]> {
-        self.entries[t.index()].text.clone()
+        Rc::from(self.text(t))
     }
 
     /// The bytes of each token of `ws`, in order.
@@ -190,17 +316,43 @@ impl TokenTable {
     /// Whether the one token `t` is a member of class `id`, compared as sendmail's
     /// `wordinclass` compares. Computed once per token while the classes stay the same.
     pub fn in_class(&self, t: Token, id: MacroId, classes: &ClassTable) -> bool {
-        let e = &self.entries[self.fold(t).index()];
+        let c = self.class_cache(t, classes);
+        c.member[(id >> 6) as usize] & (1 << (id & 63)) != 0
+    }
+
+    /// Whether a longer member of class `id` starts with the bytes of the one token `t`
+    /// (ASCII case-insensitively): only then can a `$=X` phrase that starts with `t`
+    /// and spans more tokens be a member.
+    pub fn starts_member(&self, t: Token, id: MacroId, classes: &ClassTable) -> bool {
+        let f = self.fold(t);
+        let mut c = self.class_cache(f, classes);
+        let (w, bit) = ((id >> 6) as usize, 1u64 << (id & 63));
+        if c.starts_known[w] & bit == 0 {
+            let prefix = classes.phrase(id, self.text(f)) == crate::engine::classes::Phrase::Prefix;
+            c.starts_known[w] |= bit;
+            if prefix {
+                c.starts[w] |= bit;
+            }
+            self.classes[f.index()].set(c);
+        }
+        c.starts[w] & bit != 0
+    }
+
+    fn class_cache(&self, t: Token, classes: &ClassTable) -> ClassCache {
+        let f = self.fold(t);
+        let cell = &self.classes[f.index()];
         let generation = classes.generation();
-        let bits = if e.class_gen.get() == generation {
-            e.class_bits.get()
-        } else {
-            let bits = classes.bits(&e.text);
-            e.class_bits.set(bits);
-            e.class_gen.set(generation);
-            bits
+        let c = cell.get();
+        if c.made == generation {
+            return c;
+        }
+        let c = ClassCache {
+            made: generation,
+            member: classes.bits(self.text(f)),
+            ..ClassCache::default()
         };
-        bits[(id >> 6) as usize] & (1 << (id & 63)) != 0
+        cell.set(c);
+        c
     }
 }
 
@@ -235,6 +387,24 @@ mod tests {
         assert!(!t.plain(high));
         let quoted = t.intern(&[b'a', meta::METAQUOTE, b'b']);
         assert!(t.quoted(quoted));
+    }
+
+    #[test]
+    fn tokens_after_the_mark_go_at_release() {
+        let mut t = TokenTable::new();
+        let kept = t.intern(b"config");
+        t.set_mark();
+        let temp = t.intern(b"Input");
+        assert_eq!(t.intern(b"Input"), temp);
+        assert_eq!(t.intern(b"config"), kept);
+        assert!(t.is_lasting(kept) && !t.is_lasting(temp));
+        assert!(!t.is_lasting(t.fold(temp)));
+        t.release();
+        assert_eq!(t.text(kept), b"config");
+        let again = t.intern(b"other");
+        assert_eq!(again, temp, "the released ids are used again");
+        assert_eq!(t.text(again), b"other");
+        assert_eq!(t.intern(b"Input"), t.intern(b"Input"));
     }
 
     #[test]

@@ -215,7 +215,7 @@ impl Reader {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let k = self.item(&leaf, 2 * mid)?;
-            if self.materialize(k.1)?.as_slice() < key {
+            if self.bytes_of(k.1)?.as_ref() < key {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -223,7 +223,7 @@ impl Reader {
         }
         for j in lo..n {
             let (kflags, k) = self.item(&leaf, 2 * j)?;
-            if self.materialize(k)?.as_slice() != key {
+            if self.bytes_of(k)?.as_ref() != key {
                 break;
             }
             let (dflags, d) = self.item(&leaf, 2 * j + 1)?;
@@ -282,7 +282,7 @@ impl Reader {
                         let (mut lo, mut hi) = (1usize, n);
                         while lo < hi {
                             let mid = lo + (hi - lo) / 2;
-                            if self.internal_key(&page, mid)?.as_slice() <= key {
+                            if self.internal_key(&page, mid)?.as_ref() <= key {
                                 lo = mid + 1;
                             } else {
                                 hi = mid;
@@ -302,17 +302,21 @@ impl Reader {
     }
 
     /// The key of a `BINTERNAL` item.
-    fn internal_key(&self, page: &Page<'_>, slot: usize) -> Result<Vec<u8>> {
+    fn internal_key<'p>(&self, page: &Page<'p>, slot: usize) -> Result<std::borrow::Cow<'p, [u8]>> {
         let off = page.slot(slot)?;
         let len = page.u16(off)? as usize;
         let ty = page.bytes(off + 2, 1)?[0] & !B_DELETED;
         match ty {
-            B_KEYDATA => Ok(page.bytes(off + BINTERNAL_SIZE, len)?.to_vec()),
+            B_KEYDATA => Ok(std::borrow::Cow::Borrowed(
+                page.bytes(off + BINTERNAL_SIZE, len)?,
+            )),
             B_OVERFLOW => {
                 let o = off + BINTERNAL_SIZE;
                 let pgno = page.u32(o + 4)?;
                 let tlen = page.u32(o + 8)?;
-                self.file.read_overflow(pgno, tlen)
+                self.file
+                    .read_overflow(pgno, tlen)
+                    .map(std::borrow::Cow::Owned)
             }
             t => Err(page.corrupt(format!("internal item of type {t}"))),
         }
@@ -334,6 +338,15 @@ impl Reader {
             }
             B_DUPLICATE if slot % 2 == 1 => Ok((ty, Raw::Dups(page.u32(off + 4)?))),
             t => Err(page.corrupt(format!("item of type {t} in slot {slot}"))),
+        }
+    }
+
+    /// An item's bytes, borrowed from the page when they are on it (key comparisons
+    /// during a lookup then copy nothing).
+    fn bytes_of<'a>(&self, raw: Raw<'a>) -> Result<std::borrow::Cow<'a, [u8]>> {
+        match raw {
+            Raw::Inline(b) => Ok(std::borrow::Cow::Borrowed(b)),
+            other => self.materialize(other).map(std::borrow::Cow::Owned),
         }
     }
 

@@ -404,7 +404,7 @@ impl<'a> Page<'a> {
     /// Offset of the item in index slot `i` (checked against the page size and the slot
     /// count; the item's own length is checked by its reader).
     pub fn slot(&self, i: usize) -> Result<usize> {
-        let entries = self.header().entries as usize;
+        let entries = self.file.meta.order.u16([self.data[20], self.data[21]]) as usize;
         if i >= entries || PAGE_HEADER_SIZE + 2 * entries > self.data.len() {
             return Err(self.corrupt(format!("slot {i} of {entries}")));
         }

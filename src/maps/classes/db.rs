@@ -222,8 +222,8 @@ impl DbMap {
         if self.watch_fd.is_none() {
             self.watch_fd = std::fs::File::open(&self.watched).ok();
         }
-        let changed = match self.watch_fd.as_ref().map(std::fs::File::metadata) {
-            Some(Ok(st)) => st.mtime() > self.mtime,
+        let changed = match self.watch_fd.as_ref().map(fd_mtime) {
+            Some(Some(mtime)) => mtime > self.mtime,
             _ => true,
         };
         if changed {
@@ -321,6 +321,20 @@ fn open_errno_text(e: &crate::maps::MapError) -> String {
         // libdb answers EINVAL for anything that is not its kind of database.
         _ => "Invalid argument".to_string(),
     }
+}
+
+/// The mtime of an open file, by `fstat` (one lookup each: `File::metadata` asks
+/// `statx` with an empty path, which costs the kernel a path walk).
+fn fd_mtime(f: &std::fs::File) -> Option<i64> {
+    use std::os::fd::AsRawFd;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills `st` when it returns 0; the descriptor is open (borrowed).
+    let rc = unsafe { libc::fstat(f.as_raw_fd(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: initialized by the successful fstat above.
+    Some(unsafe { st.assume_init() }.st_mtime)
 }
 
 #[cfg(test)]
