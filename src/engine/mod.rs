@@ -524,15 +524,24 @@ impl<'a> Session<'a> {
 
     /// `%-16.16s` + `label` + each token after a blank.
     pub(crate) fn trace_line(&mut self, name: &[u8], label: &str, ws: &[Token]) {
+        const BLANKS: [u8; 16] = [b' '; 16];
         let n = &name[..name.len().min(16)];
-        self.out.extend_from_slice(n);
-        self.out.extend(std::iter::repeat_n(b' ', 16 - n.len()));
-        self.out.extend_from_slice(label.as_bytes());
+        let out = &mut self.out;
+        out.reserve(32 + ws.len() * 12);
+        out.extend_from_slice(n);
+        out.extend_from_slice(&BLANKS[..16 - n.len()]);
+        out.extend_from_slice(label.as_bytes());
         for &t in ws {
-            self.out.push(b' ');
-            self.xputs_token(t);
+            let text = self.toks.text(t);
+            if self.toks.plain(t) {
+                out.push(b' ');
+                out.extend_from_slice(text);
+            } else {
+                out.push(b' ');
+                xputs_into(out, text, &self.macros);
+            }
         }
-        self.out.push(b'\n');
+        out.push(b'\n');
     }
 
     /// A workspace token as sendmail's `xputs` prints it.

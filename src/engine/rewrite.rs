@@ -450,18 +450,18 @@ impl Session<'_> {
         if state == OpenState::Invalid {
             return (None, ex::OK);
         }
-        if !keep_quotes {
+        if !keep_quotes && key.iter().any(|&b| b == b'"' || b == b'\\') {
             key = strip_quotes(&key);
         }
+        // The key is `%0`, the first of the arguments.
+        let mut av = Vec::with_capacity(args.len() + 1);
+        av.push(key);
+        av.extend(args);
         let answer = match state {
             OpenState::Invalid | OpenState::Bogus => Answer::status(ex::TEMPFAIL),
-            OpenState::Open => {
-                let mut av = Vec::with_capacity(args.len() + 1);
-                av.push(key.clone());
-                av.extend(args);
-                self.with_maps(|m, env| m.lookup(ix, &key, &av, env))
-            }
+            OpenState::Open => self.with_maps(|m, env| m.lookup(ix, &av[0], &av, env)),
         };
+        let key = av.swap_remove(0);
         let mut status = ex::OK;
         if answer.status == ex::TEMPFAIL && !no_defer {
             status = ex::TEMPFAIL;

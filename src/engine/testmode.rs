@@ -32,6 +32,7 @@ impl Session<'_> {
         // The last line's tokens go (a case's result was taken before this line).
         self.last = None;
         self.toks.release();
+        self.maps.next_command();
         let line = match line.iter().position(|&b| b == 0) {
             Some(p) => &line[..p],
             None => line,

@@ -98,6 +98,10 @@ pub trait Maps {
     fn decl(&self, _index: usize) -> Option<&crate::ir::MapDecl> {
         None
     }
+    /// A new test line begins. sendmail fstat()s a map file before every lookup to see
+    /// whether it was rebuilt; cfmap's file maps look once per line, so a rebuild that
+    /// lands between two lookups of one line is answered from the next line on.
+    fn next_command(&mut self) {}
 }
 
 /// No maps at all: every name is unknown. For engine tests and configs without K lines.

@@ -33,6 +33,8 @@ pub(crate) struct DbMap {
     /// and a rebuild bumps the old inode's mtime (maps::commit), so the open file tells
     /// without a path lookup each time.
     watch_fd: Option<std::fs::File>,
+    /// The file was looked at during this test line ([`DbMap::next_command`]).
+    checked: bool,
 }
 
 impl DbMap {
@@ -45,6 +47,7 @@ impl DbMap {
             reopen: None,
             ret_buf: Vec::new(),
             watch_fd: None,
+            checked: false,
         }
     }
 
@@ -202,6 +205,11 @@ impl DbMap {
         }
     }
 
+    /// A new test line: the next lookup looks at the file again.
+    pub(crate) fn next_command(&mut self) {
+        self.checked = false;
+    }
+
     /// The lookup; the flag says the reopen after an mtime change failed (the caller
     /// turns the map bogus and prints sendmail's message).
     pub(crate) fn lookup(
@@ -222,10 +230,13 @@ impl DbMap {
         if self.watch_fd.is_none() {
             self.watch_fd = std::fs::File::open(&self.watched).ok();
         }
-        let changed = match self.watch_fd.as_ref().map(fd_mtime) {
-            Some(Some(mtime)) => mtime > self.mtime,
-            _ => true,
-        };
+        // Once the file was seen unchanged (or reopened) during this line, it is not
+        // looked at again until the next line; a failed reopen is retried each time.
+        let changed = !self.checked
+            && match self.watch_fd.as_ref().map(fd_mtime) {
+                Some(Some(mtime)) => mtime > self.mtime,
+                _ => true,
+            };
         if changed {
             let Some((path, ty)) = self.reopen.clone() else {
                 return (Answer::status(sysexits::TEMPFAIL), true);
@@ -238,6 +249,7 @@ impl DbMap {
                     self.map = Some(m);
                     self.mtime = st.mtime();
                     self.watch_fd = std::fs::File::open(&self.watched).ok();
+                    self.checked = true;
                 }
                 _ => {
                     self.map = None;
@@ -253,6 +265,7 @@ impl DbMap {
         let Some(map) = &self.map else {
             return (Answer::status(sysexits::TEMPFAIL), false);
         };
+        self.checked = true;
         let mut found = None;
         if common.try0
             && let Ok(Some(v)) = map.get(&k)
@@ -460,8 +473,12 @@ mod tests {
         // The rebuild bumps the old inode's mtime by a second (maps::commit): the open
         // descriptor shows it, and the map is reopened by name.
         build(MapType::Btree, &p, &[(b"k", b"two")]);
+        // Within one test line the file is looked at once: still the old answer.
+        assert_eq!(m.lookup(&mut co, b"k", &a).0.value.unwrap(), b"one");
+        m.next_command();
         assert_eq!(m.lookup(&mut co, b"k", &a).0.value.unwrap(), b"two");
         // Removing the file changes nothing sendmail's descriptor can see.
+        m.next_command();
         std::fs::remove_file(d.path().join("m.db")).unwrap();
         let (r, failed) = m.lookup(&mut co, b"k", &a);
         assert!(!failed);

@@ -694,6 +694,14 @@ impl Maps for MapSet {
         self.find_declared(name)
     }
 
+    fn next_command(&mut self) {
+        for e in &mut self.entries {
+            if let Data::Db(d) = &mut e.data {
+                d.next_command();
+            }
+        }
+    }
+
     fn open(&mut self, index: usize, env: &mut dyn MapEnv) -> OpenState {
         let Some(e) = self.entries.get(index) else {
             return OpenState::Invalid;
