@@ -36,7 +36,7 @@ pub enum Class {
 }
 
 /// Which of sendmail's three tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Table {
     /// ExtTokenTab: addresses from outside, map results. Metacharacters are atoms.
     External,

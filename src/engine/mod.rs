@@ -129,6 +129,10 @@ impl Compiled {
     }
 }
 
+/// [`Session::scan_value`]'s memory, one map per prescan table.
+pub(crate) type ScanCache =
+    [std::collections::HashMap<Box<[u8]>, Box<[Token]>, token::FastState>; 3];
+
 /// What the caller knows of the environment sendmail would take from the machine.
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
@@ -173,6 +177,8 @@ pub struct Session<'a> {
     /// Emptied workspaces and binding lists, kept for their buffers.
     pool: Vec<Workspace>,
     pub(crate) bindings_pool: Vec<Vec<matcher::Binding>>,
+    /// Values already tokenized into lasting tokens, by table and bytes.
+    pub(crate) scan_cache: ScanCache,
     /// The matcher's buffer for `$=X` phrases.
     pub(crate) phrase: std::cell::RefCell<Vec<u8>>,
     /// `$>` targets already resolved to a ruleset number.
@@ -439,6 +445,7 @@ impl<'a> Session<'a> {
             bindings_pool: Vec::new(),
             ruleset_cache: std::collections::HashMap::default(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
+            scan_cache: ScanCache::default(),
         };
         // Every ruleset's tokens are made now, to last; test lines' tokens come later
         // and go line by line.

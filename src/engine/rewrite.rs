@@ -537,6 +537,12 @@ impl Session<'_> {
     /// Tokenize a macro value, map result or default in reporting mode; `None` is
     /// sendmail's "no result" (messages already printed).
     pub(crate) fn scan_value(&mut self, value: &[u8], table: Table) -> Option<Workspace> {
+        // Map results and macro values repeat ("OK", "REJECT"): a clean scan into
+        // lasting tokens is remembered.
+        let slot = table as usize;
+        if let Some(toks) = self.scan_cache[slot].get(value) {
+            return Some(toks.to_vec());
+        }
         let mode = crate::prescan::Mode {
             table,
             ignore_errors: false,
@@ -550,9 +556,18 @@ impl Session<'_> {
         if scan.failed || scan.tokens.is_empty() {
             return None;
         }
+        if scan.problems.is_empty()
+            && self.scan_cache[slot].len() < SCAN_CACHE_MAX
+            && scan.tokens.iter().all(|&t| self.toks.is_lasting(t))
+        {
+            self.scan_cache[slot].insert(value.into(), scan.tokens.as_slice().into());
+        }
         Some(scan.tokens)
     }
 }
+
+/// How many scans of values [`Session::scan_value`] remembers.
+const SCAN_CACHE_MAX: usize = 4096;
 
 /// Remove double quotes and backslash escapes (sendmail's `stripquotes`).
 pub fn strip_quotes(s: &[u8]) -> Vec<u8> {

@@ -323,6 +323,7 @@ impl Reader {
     }
 
     /// The item in `slot` of a leaf: its flags (deleted bit) and contents.
+    #[inline]
     fn item<'p>(&self, page: &Page<'p>, slot: usize) -> Result<(u8, Raw<'p>)> {
         let off = page.slot(slot)?;
         let ty = page.bytes(off + 2, 1)?[0];

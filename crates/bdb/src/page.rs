@@ -85,12 +85,14 @@ pub enum ByteOrder {
 }
 
 impl ByteOrder {
+    #[inline]
     pub fn u16(self, b: [u8; 2]) -> u16 {
         match self {
             ByteOrder::Little => u16::from_le_bytes(b),
             ByteOrder::Big => u16::from_be_bytes(b),
         }
     }
+    #[inline]
     pub fn u32(self, b: [u8; 4]) -> u32 {
         match self {
             ByteOrder::Little => u32::from_le_bytes(b),
@@ -259,6 +261,7 @@ impl File {
     }
 
     /// A corruption error on `page`.
+    #[cold]
     pub fn corrupt(&self, page: u32, what: impl Into<String>) -> Error {
         Error::Corrupt {
             path: self.path.clone(),
@@ -357,11 +360,13 @@ pub struct Page<'a> {
 }
 
 impl<'a> Page<'a> {
+    #[cold]
     pub fn corrupt(&self, what: impl Into<String>) -> Error {
         self.file.corrupt(self.pgno, what)
     }
 
     /// u16 at `off`, in the file's byte order.
+    #[inline]
     pub fn u16(&self, off: usize) -> Result<u16> {
         match self.data.get(off..off.wrapping_add(2)) {
             Some(b) if off <= usize::MAX - 2 => Ok(self.file.meta.order.u16([b[0], b[1]])),
@@ -370,6 +375,7 @@ impl<'a> Page<'a> {
     }
 
     /// u32 at `off`, in the file's byte order.
+    #[inline]
     pub fn u32(&self, off: usize) -> Result<u32> {
         match self.data.get(off..off.wrapping_add(4)) {
             Some(b) if off <= usize::MAX - 4 => {
@@ -380,6 +386,7 @@ impl<'a> Page<'a> {
     }
 
     /// `len` bytes at `off`.
+    #[inline]
     pub fn bytes(&self, off: usize, len: usize) -> Result<&'a [u8]> {
         off.checked_add(len)
             .and_then(|end| self.data.get(off..end))
@@ -403,6 +410,7 @@ impl<'a> Page<'a> {
 
     /// Offset of the item in index slot `i` (checked against the page size and the slot
     /// count; the item's own length is checked by its reader).
+    #[inline]
     pub fn slot(&self, i: usize) -> Result<usize> {
         let entries = self.file.meta.order.u16([self.data[20], self.data[21]]) as usize;
         if i >= entries || PAGE_HEADER_SIZE + 2 * entries > self.data.len() {
