@@ -138,6 +138,26 @@ fn extend_class(ctx: &MatchCtx, id: u8, ws: &[Token], start: usize, k: usize) ->
     }
 }
 
+/// The first end at or after `least` for the wildcard `ops[i]` at which the rest of the
+/// pattern can go on: before a literal, where that literal is (growing one token at a
+/// time fails at once everywhere else); as the last operation, the end of the
+/// workspace (nothing else can be followed by the end of the pattern). `None` when no
+/// such end exists.
+fn wildcard_end(ops: &[Op], i: usize, folded: &[Token], least: usize) -> Option<usize> {
+    let n = folded.len();
+    if least > n {
+        return None;
+    }
+    match ops.get(i + 1) {
+        None => Some(n),
+        Some(&Op::Literal(lit)) => folded[least..]
+            .iter()
+            .position(|&t| t == lit)
+            .map(|p| least + p),
+        Some(_) => Some(least),
+    }
+}
+
 /// Match `ops` against the whole workspace; on success `bindings` holds the bindings in
 /// `$1`… order.
 /// `folded` is `ws` case-folded.
@@ -185,7 +205,7 @@ pub fn match_lhs(
                         true
                     }
                 }
-                Op::One | Op::OneOrMore => {
+                Op::One => {
                     bindings.push(Binding {
                         op: i,
                         start: k,
@@ -194,13 +214,22 @@ pub fn match_lhs(
                     k += 1;
                     true
                 }
-                Op::ZeroOrMore => {
-                    bindings.push(Binding {
-                        op: i,
-                        start: k,
-                        end: k,
-                    });
-                    true
+                Op::OneOrMore | Op::ZeroOrMore => {
+                    // sendmail binds the fewest tokens and grows one at a time; where
+                    // the next step can only succeed at one place, start there.
+                    let least = if ops[i] == Op::OneOrMore { k + 1 } else { k };
+                    match wildcard_end(ops, i, folded, least) {
+                        Some(end) => {
+                            bindings.push(Binding {
+                                op: i,
+                                start: k,
+                                end,
+                            });
+                            k = end;
+                            true
+                        }
+                        None => false,
+                    }
                 }
                 Op::Zero => true,
                 Op::Macro(id) => match ctx.macros.value(*id) {
@@ -253,16 +282,8 @@ pub fn match_lhs(
             }
             match ops[i] {
                 Op::OneOrMore | Op::ZeroOrMore => {
-                    // Before a literal, growing one token at a time fails at once
-                    // wherever that literal is not: go straight to where it is.
-                    let end = match ops.get(i + 1) {
-                        Some(&Op::Literal(lit)) => {
-                            match folded[k + 1..].iter().position(|&t| t == lit) {
-                                Some(p) => k + 1 + p,
-                                None => continue,
-                            }
-                        }
-                        _ => k + 1,
+                    let Some(end) = wildcard_end(ops, i, folded, k + 1) else {
+                        continue;
                     };
                     bindings.push(Binding { end, ..b });
                     k = end;
@@ -386,5 +407,151 @@ mod tests {
             ["bar"]
         );
         assert_eq!(run(&[One, One], "a", &c), None);
+    }
+
+    /// sendmail's loop as written: every wildcard grows one token at a time, every
+    /// `$=X` phrase is joined and looked up whole. The matcher above must bind exactly
+    /// as this does.
+    fn reference(
+        ops: &[Op],
+        ws: &[Token],
+        table: &TokenTable,
+        classes: &ClassTable,
+    ) -> Option<Vec<Binding>> {
+        let n = ws.len();
+        let joined = |s: usize, e: usize| -> Vec<u8> {
+            let tables = Tables::new(b".:%@!^/[]+");
+            cataddr(table.texts(&ws[s..e]), &tables, b' ', true, MAXLINE)
+        };
+        let member = |id: u8, s: usize, e: usize| classes.contains(id, &joined(s, e));
+        let mut b: Vec<Binding> = Vec::new();
+        let (mut i, mut k) = (0usize, 0usize);
+        loop {
+            if i >= ops.len() && k >= n {
+                return Some(b);
+            }
+            let ok = if i >= ops.len() || (k >= n && !matches!(ops[i], Op::ZeroOrMore | Op::Zero)) {
+                false
+            } else {
+                match ops[i] {
+                    Op::Literal(l) => {
+                        let hit = table.fold(ws[k]) == l;
+                        k += usize::from(hit);
+                        hit
+                    }
+                    Op::ZeroOrMore => {
+                        b.push(Binding {
+                            op: i,
+                            start: k,
+                            end: k,
+                        });
+                        true
+                    }
+                    Op::OneOrMore | Op::One => {
+                        b.push(Binding {
+                            op: i,
+                            start: k,
+                            end: k + 1,
+                        });
+                        k += 1;
+                        true
+                    }
+                    Op::NotClass(id) => {
+                        let hit = !member(id, k, k + 1);
+                        if hit {
+                            b.push(Binding {
+                                op: i,
+                                start: k,
+                                end: k + 1,
+                            });
+                            k += 1;
+                        }
+                        hit
+                    }
+                    Op::Class(id) => match (k + 1..=n).find(|&e| member(id, k, e)) {
+                        Some(e) => {
+                            b.push(Binding {
+                                op: i,
+                                start: k,
+                                end: e,
+                            });
+                            k = e;
+                            true
+                        }
+                        None => false,
+                    },
+                    Op::Zero => true,
+                    Op::Macro(_) => unreachable!("not generated"),
+                }
+            };
+            if ok {
+                i += 1;
+                continue;
+            }
+            loop {
+                let last = b.pop()?;
+                i = last.op;
+                k = last.end;
+                if k >= n {
+                    continue;
+                }
+                let grown = match ops[i] {
+                    Op::ZeroOrMore | Op::OneOrMore => Some(k + 1),
+                    Op::Class(id) => (k + 1..=n).find(|&e| member(id, last.start, e)),
+                    _ => None,
+                };
+                if let Some(end) = grown {
+                    b.push(Binding { end, ..last });
+                    k = end;
+                    i += 1;
+                    break;
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn binds_as_sendmail_does(
+            pat in proptest::collection::vec(0u8..9, 0..7),
+            input in proptest::collection::vec(0usize..6, 0..10),
+        ) {
+            let words = ["a", "B", ".", "@", "c", "x"];
+            let mut classes = ClassTable::new();
+            for w in ["a", "a.b", "c", "x@c", "b.c.x"] {
+                classes.add(b'X', w.as_bytes());
+            }
+            let mut table = TokenTable::new();
+            let ops: Vec<Op> = pat
+                .iter()
+                .map(|&p| match p {
+                    0 => Op::ZeroOrMore,
+                    1 => Op::OneOrMore,
+                    2 => Op::One,
+                    3 => Op::Class(b'X'),
+                    4 => Op::NotClass(b'X'),
+                    5 => Op::Zero,
+                    6 => Op::Literal(table.intern(b".")),
+                    7 => Op::Literal(table.intern(b"b")),
+                    _ => Op::Literal(table.intern(b"@")),
+                })
+                .collect();
+            let ws: Vec<Token> = input.iter().map(|&w| table.intern(words[w].as_bytes())).collect();
+            let folded: Vec<Token> = ws.iter().map(|&t| table.fold(t)).collect();
+            let macros = MacroTable::new();
+            let tables = Tables::new(b".:%@!^/[]+");
+            let ctx = MatchCtx {
+                classes: &classes,
+                macros: &macros,
+                tables: &tables,
+                toks: &table,
+                phrase: &Default::default(),
+                blank_sub: b' ',
+            };
+            let mut got = Vec::new();
+            let matched = match_lhs(&ops, &ws, &folded, &ctx, &mut got);
+            let want = reference(&ops, &ws, &table, &classes);
+            proptest::prop_assert_eq!(matched.then_some(got), want);
+        }
     }
 }
