@@ -55,15 +55,15 @@ struct Entry {
 
 /// What a folded token is to the classes, valid while the class table's generation is
 /// `made` (0: never computed).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Default)]
 struct ClassCache {
-    made: u32,
+    made: Cell<u32>,
     /// Member of class id (one bit per id).
-    member: [u64; 4],
+    member: Cell<[u64; 4]>,
     /// Whether `starts` is known for class id, and whether some member of the class
     /// is longer and starts with the token's bytes.
-    starts_known: [u64; 4],
-    starts: [u64; 4],
+    starts_known: Cell<[u64; 4]>,
+    starts: Cell<[u64; 4]>,
 }
 
 const MUL: u64 = 0x51_7c_c1_b7_27_22_0a_95;
@@ -159,7 +159,7 @@ impl std::fmt::Debug for Prehashed {
 pub struct TokenTable {
     entries: Vec<Entry>,
     bytes: Vec<u8>,
-    classes: Vec<Cell<ClassCache>>,
+    classes: Vec<ClassCache>,
     index: Index,
     /// Tokens since the mark (and where the mark is, once set).
     scratch: Index,
@@ -206,7 +206,7 @@ impl TokenTable {
             plain: text.iter().all(|&b| (0x20..0x7F).contains(&b)),
             quoted: text.contains(&meta::METAQUOTE),
         });
-        self.classes.push(Cell::new(ClassCache::default()));
+        self.classes.push(ClassCache::default());
         if text.len() != 1 {
             let index = if self.mark.is_some() {
                 &mut self.scratch
@@ -317,7 +317,7 @@ impl TokenTable {
     /// `wordinclass` compares. Computed once per token while the classes stay the same.
     pub fn in_class(&self, t: Token, id: MacroId, classes: &ClassTable) -> bool {
         let c = self.class_cache(t, classes);
-        c.member[(id >> 6) as usize] & (1 << (id & 63)) != 0
+        c.member.get()[(id >> 6) as usize] & (1 << (id & 63)) != 0
     }
 
     /// Whether a longer member of class `id` starts with the bytes of the one token `t`
@@ -325,33 +325,32 @@ impl TokenTable {
     /// and spans more tokens be a member.
     pub fn starts_member(&self, t: Token, id: MacroId, classes: &ClassTable) -> bool {
         let f = self.fold(t);
-        let mut c = self.class_cache(f, classes);
+        let c = self.class_cache(f, classes);
         let (w, bit) = ((id >> 6) as usize, 1u64 << (id & 63));
-        if c.starts_known[w] & bit == 0 {
+        let mut known = c.starts_known.get();
+        if known[w] & bit == 0 {
             let prefix = classes.phrase(id, self.text(f)) == crate::engine::classes::Phrase::Prefix;
-            c.starts_known[w] |= bit;
+            known[w] |= bit;
+            c.starts_known.set(known);
             if prefix {
-                c.starts[w] |= bit;
+                let mut starts = c.starts.get();
+                starts[w] |= bit;
+                c.starts.set(starts);
             }
-            self.classes[f.index()].set(c);
         }
-        c.starts[w] & bit != 0
+        c.starts.get()[w] & bit != 0
     }
 
-    fn class_cache(&self, t: Token, classes: &ClassTable) -> ClassCache {
+    fn class_cache(&self, t: Token, classes: &ClassTable) -> &ClassCache {
         let f = self.fold(t);
-        let cell = &self.classes[f.index()];
+        let c = &self.classes[f.index()];
         let generation = classes.generation();
-        let c = cell.get();
-        if c.made == generation {
-            return c;
+        if c.made.get() != generation {
+            c.made.set(generation);
+            c.member.set(classes.bits(self.text(f)));
+            c.starts_known.set([0; 4]);
+            c.starts.set([0; 4]);
         }
-        let c = ClassCache {
-            made: generation,
-            member: classes.bits(self.text(f)),
-            ..ClassCache::default()
-        };
-        cell.set(c);
         c
     }
 }
