@@ -99,8 +99,9 @@ pub trait Maps {
         None
     }
     /// A new test line begins. sendmail fstat()s a map file before every lookup to see
-    /// whether it was rebuilt; cfmap's file maps look once per line, so a rebuild that
-    /// lands between two lookups of one line is answered from the next line on.
+    /// whether it was rebuilt; cfmap's file maps look at most once per line and once
+    /// per tick of the coarse monotonic clock (1–10 ms), so a rebuild is answered from
+    /// the first line that starts a tick after it.
     fn next_command(&mut self) {}
 }
 

@@ -35,6 +35,8 @@ pub(crate) struct DbMap {
     watch_fd: Option<std::fs::File>,
     /// The file was looked at during this test line ([`DbMap::next_command`]).
     checked: bool,
+    /// The coarse clock's tick when the file was last looked at.
+    checked_tick: Option<(i64, i64)>,
 }
 
 impl DbMap {
@@ -48,6 +50,7 @@ impl DbMap {
             ret_buf: Vec::new(),
             watch_fd: None,
             checked: false,
+            checked_tick: None,
         }
     }
 
@@ -205,9 +208,12 @@ impl DbMap {
         }
     }
 
-    /// A new test line: the next lookup looks at the file again.
+    /// A new test line: the next lookup looks at the file again, once the coarse clock
+    /// has moved on since it last did.
     pub(crate) fn next_command(&mut self) {
-        self.checked = false;
+        if self.checked && self.checked_tick != Some(coarse_tick()) {
+            self.checked = false;
+        }
     }
 
     /// The lookup; the flag says the reopen after an mtime change failed (the caller
@@ -250,6 +256,7 @@ impl DbMap {
                     self.mtime = st.mtime();
                     self.watch_fd = std::fs::File::open(&self.watched).ok();
                     self.checked = true;
+                    self.checked_tick = Some(coarse_tick());
                 }
                 _ => {
                     self.map = None;
@@ -265,7 +272,11 @@ impl DbMap {
         let Some(map) = &self.map else {
             return (Answer::status(sysexits::TEMPFAIL), false);
         };
-        self.checked = true;
+        if !self.checked {
+            // The file was looked at just now (above).
+            self.checked = true;
+            self.checked_tick = Some(coarse_tick());
+        }
         let mut found = None;
         if common.try0
             && let Ok(Some(v)) = map.get(&k)
@@ -334,6 +345,18 @@ fn open_errno_text(e: &crate::maps::MapError) -> String {
         // libdb answers EINVAL for anything that is not its kind of database.
         _ => "Invalid argument".to_string(),
     }
+}
+
+/// The coarse monotonic clock (a vDSO read, no system call): its value moves once per
+/// kernel tick.
+fn coarse_tick() -> (i64, i64) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec, ts.tv_nsec)
 }
 
 /// The mtime of an open file, by `fstat` (one lookup each: `File::metadata` asks
@@ -475,10 +498,15 @@ mod tests {
         build(MapType::Btree, &p, &[(b"k", b"two")]);
         // Within one test line the file is looked at once: still the old answer.
         assert_eq!(m.lookup(&mut co, b"k", &a).0.value.unwrap(), b"one");
-        m.next_command();
+        // The next line in a later tick of the coarse clock looks again.
+        let next_line = |m: &mut DbMap| {
+            std::thread::sleep(std::time::Duration::from_millis(25));
+            m.next_command();
+        };
+        next_line(&mut m);
         assert_eq!(m.lookup(&mut co, b"k", &a).0.value.unwrap(), b"two");
         // Removing the file changes nothing sendmail's descriptor can see.
-        m.next_command();
+        next_line(&mut m);
         std::fs::remove_file(d.path().join("m.db")).unwrap();
         let (r, failed) = m.lookup(&mut co, b"k", &a);
         assert!(!failed);
