@@ -325,19 +325,24 @@ pub fn run(a: TestArgs) -> i32 {
     let mut result = write(pre)
         .and_then(|_| write(&session.take_output()))
         .and_then(|_| write(BANNER));
+    // Lines' output collects in the session's buffer and goes out in large writes.
     for line in input_lines(&input) {
         if result.is_err() {
             break;
         }
+        session.print(b"> ");
         let flow = session.command(line);
-        result = write(b"> ").and_then(|_| write(session.output()));
-        session.clear_output();
+        if session.output().len() >= 1 << 16 || flow == Flow::Quit {
+            result = write(session.output());
+            session.clear_output();
+        }
         if flow == Flow::Quit {
             return finish(result, out);
         }
     }
     if result.is_ok() {
-        result = write(b"> ");
+        session.print(b"> ");
+        result = write(session.output());
     }
     finish(result, out)
 }

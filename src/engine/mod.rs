@@ -505,6 +505,11 @@ impl<'a> Session<'a> {
         &self.out
     }
 
+    /// Add bytes to the output as they are (the caller's prompt).
+    pub fn print(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
     pub fn clear_output(&mut self) {
         self.out.clear();
     }
