@@ -544,11 +544,18 @@ impl<'a> Session<'a> {
         out.extend_from_slice(&BLANKS[..16 - n.len()]);
         out.extend_from_slice(label.as_bytes());
         for &t in ws {
-            let text = self.toks.text(t);
             if self.toks.plain(t) {
                 out.push(b' ');
-                out.extend_from_slice(text);
+                match self.toks.short_text(t) {
+                    Some((block, len)) => {
+                        let end = out.len() + len;
+                        out.extend_from_slice(block);
+                        out.truncate(end);
+                    }
+                    None => out.extend_from_slice(self.toks.text(t)),
+                }
             } else {
+                let text = self.toks.text(t);
                 out.push(b' ');
                 xputs_into(out, text, &self.macros);
             }

@@ -14,6 +14,9 @@ use crate::engine::classes::ClassTable;
 use crate::ir::MacroId;
 use crate::meta;
 
+/// The arena's zero padding: a token this long or shorter can be read as a block.
+pub const PAD: usize = 16;
+
 /// One token of a workspace: an id in the session's [`TokenTable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Token(u32);
@@ -177,7 +180,7 @@ impl TokenTable {
     pub fn new() -> TokenTable {
         let mut t = TokenTable {
             entries: Vec::with_capacity(4096),
-            bytes: Vec::with_capacity(1 << 16),
+            bytes: vec![0; PAD],
             classes: Vec::with_capacity(4096),
             index: Index::default(),
             scratch: Index::default(),
@@ -197,8 +200,11 @@ impl TokenTable {
     /// Add `text` (its hash `h`) as a new token, to the index in use.
     fn push(&mut self, text: &[u8], h: u64) -> Token {
         let id = Token(u32::try_from(self.entries.len()).expect("fewer than 2^32 tokens"));
+        // The arena always ends in PAD zero bytes (see `short_text`).
+        self.bytes.truncate(self.bytes.len() - PAD);
         let start = u32::try_from(self.bytes.len()).expect("less than 4 GiB of tokens");
         self.bytes.extend_from_slice(text);
+        self.bytes.extend_from_slice(&[0; PAD]);
         self.entries.push(Entry {
             start,
             len: text.len() as u32,
@@ -271,6 +277,7 @@ impl TokenTable {
             self.entries.truncate(mark);
             self.classes.truncate(mark);
             self.bytes.truncate(start);
+            self.bytes.extend_from_slice(&[0; PAD]);
             self.scratch.by_hash.clear();
             self.scratch.clashes.clear();
         }
@@ -285,6 +292,20 @@ impl TokenTable {
     pub fn text(&self, t: Token) -> &[u8] {
         let e = &self.entries[t.index()];
         &self.bytes[e.start as usize..(e.start + e.len) as usize]
+    }
+
+    /// A token of at most [`PAD`] bytes as a fixed-size block that starts with its bytes
+    /// (what follows them is not part of it), and its length: a copy of a fixed size
+    /// costs no call. `None` for longer tokens.
+    pub fn short_text(&self, t: Token) -> Option<(&[u8; PAD], usize)> {
+        let e = &self.entries[t.index()];
+        let len = e.len as usize;
+        if len > PAD {
+            return None;
+        }
+        let start = e.start as usize;
+        let block = self.bytes[start..start + PAD].try_into().ok()?;
+        Some((block, len))
     }
 
     /// The bytes of `t`, copied (to keep while the table changes).
