@@ -12,10 +12,13 @@
 //!
 //! `cfmap test -C site.cf` (the binary cargo builds for the bench) and `sendmail -bt -C
 //! site.cf` (hermetic, as testdata/bt/regen.sh runs it: root, unshare, host name
-//! vm.example.com, testdata/bt/etc bind-mounted) each run once per input under
+//! vm.example.com, testdata/bt/etc bind-mounted) run under
 //! `/usr/bin/time -f %M` for the peak RSS; the wall time is measured here. The two
 //! outputs are compared line by line and the number of differing lines is reported (not
 //! a failure while the engine is young).
+//!
+//! Each program runs `BT_SPEED_RUNS` times (default 3), taking turns with the other,
+//! and its fastest run is shown (the machine is shared: a single run is mostly noise).
 //!
 //! `BT_SPEED_LINES=N` changes the number of lines. Without `--bench` (as `cargo test
 //! --all-targets` runs it) it is a smoke run on 200 lines, which skips cleanly when this
@@ -209,6 +212,14 @@ fn sendmail_run(dir: &Path, input: &Path) -> Option<Run> {
     run(&argv, dir, input)
 }
 
+/// The faster of the best run so far and a new one.
+fn faster(best: Option<Run>, new: Run) -> Run {
+    match best {
+        Some(b) if b.wall <= new.wall => b,
+        _ => new,
+    }
+}
+
 /// Lines that differ between two outputs (position by position, plus the surplus).
 fn differing_lines(a: &[u8], b: &[u8]) -> usize {
     let a: Vec<&[u8]> = a.split(|&c| c == b'\n').collect();
@@ -256,6 +267,11 @@ fn main() {
         Err(_) if full => 20_000,
         Err(_) => 200,
     };
+    let runs: usize = match std::env::var("BT_SPEED_RUNS") {
+        Ok(s) => s.parse().expect("BT_SPEED_RUNS: a number of runs"),
+        Err(_) if full => 3,
+        Err(_) => 1,
+    };
     let cfmap = env!("CARGO_BIN_EXE_cfmap");
     let have_engine = Command::new(cfmap)
         .args(["test", "--help"])
@@ -270,7 +286,10 @@ fn main() {
         .prefix("bt_speed")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
-    println!("bt_speed: {n} lines per input, in {}", tmp.path().display());
+    println!(
+        "bt_speed: {n} lines per input, best wall of {runs} alternating runs each, in {}",
+        tmp.path().display()
+    );
     println!("cfmap: {cfmap}");
     if !have_engine {
         println!("  cfmap has no `test` subcommand yet: its columns show n/a");
@@ -295,16 +314,16 @@ fn main() {
             writeln!(f, "{l}").unwrap();
         }
         drop(f);
-        let ours = if have_engine {
-            cfmap_run(cfmap, &dir, &input)
-        } else {
-            None
-        };
-        let real = if have_sendmail {
-            sendmail_run(&dir, &input)
-        } else {
-            None
-        };
+        // The two take turns; each keeps its fastest run (the machine is shared).
+        let (mut ours, mut real): (Option<Run>, Option<Run>) = (None, None);
+        for _ in 0..runs {
+            if have_engine && let Some(r) = cfmap_run(cfmap, &dir, &input) {
+                ours = Some(faster(ours, r));
+            }
+            if have_sendmail && let Some(r) = sendmail_run(&dir, &input) {
+                real = Some(faster(real, r));
+            }
+        }
         let diff = match (&ours, &real) {
             (Some(a), Some(b)) => {
                 let d = differing_lines(&a.out, &b.out);
