@@ -181,6 +181,8 @@ pub struct Session<'a> {
     pub(crate) scan_cache: ScanCache,
     /// The matcher's buffer for `$=X` phrases.
     pub(crate) phrase: std::cell::RefCell<Vec<u8>>,
+    /// Map names (lasting tokens) already resolved to a map.
+    map_cache: std::collections::HashMap<Token, Option<usize>, token::FastState>,
     /// `$>` targets already resolved to a ruleset number.
     ruleset_cache: std::collections::HashMap<Token, u16, token::FastState>,
 }
@@ -444,6 +446,7 @@ impl<'a> Session<'a> {
             pool: Vec::new(),
             bindings_pool: Vec::new(),
             ruleset_cache: std::collections::HashMap::default(),
+            map_cache: std::collections::HashMap::default(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
             scan_cache: ScanCache::default(),
         };

@@ -270,11 +270,11 @@ impl Session<'_> {
             };
             let begin = i;
             let mut j = i + 1;
-            let map_name: Vec<u8> = if named {
+            let name_tok = if named {
                 match nv.get(j) {
                     Some(&n) => {
                         j += 1;
-                        self.toks.text(n).to_vec()
+                        Some(n)
                     }
                     // sendmail aborts here ("rewrite: missing mapname"); keep the tokens.
                     None => {
@@ -283,15 +283,9 @@ impl Session<'_> {
                     }
                 }
             } else {
-                b"host".to_vec()
+                None
             };
-            let map = self.maps.find(&map_name);
-            if map.is_none() {
-                self.message(&format!(
-                    "rewrite: map {} not found",
-                    String::from_utf8_lossy(&map_name)
-                ));
-            }
+            let map = self.find_map(name_tok);
             // Split key / args / default up to the end token.
             let key_start = j;
             let mut key_end: Option<usize> = None;
@@ -423,6 +417,30 @@ impl Session<'_> {
             rstat = status;
         }
         Ok(rstat)
+    }
+
+    /// The map a lookup names (`None`: `$[ $]`, the host map), saying so when there is
+    /// none; found once per lasting name token.
+    fn find_map(&mut self, name: Option<Token>) -> Option<usize> {
+        if let Some(t) = name
+            && let Some(&found) = self.map_cache.get(&t)
+        {
+            return found;
+        }
+        let text: &[u8] = match name {
+            Some(t) => self.toks.text(t),
+            None => b"host",
+        };
+        let found = self.maps.find(text);
+        if found.is_none() {
+            let m = format!("rewrite: map {} not found", String::from_utf8_lossy(text));
+            self.message(&m);
+        } else if let Some(t) = name
+            && self.toks.is_lasting(t)
+        {
+            self.map_cache.insert(t, found);
+        }
+        found
     }
 
     fn too_long(&mut self) -> Abort {
