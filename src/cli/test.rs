@@ -58,6 +58,11 @@ COMMANDS:
   value`, `.Cx words`, `=Sruleset`, `$x`, `$=x`, `/map NAME KEY`, `/tryflags`, `/canon`,
   `/mx`, `/expand`, `/quit`. Ruleset 3 is not applied automatically: type `3,0 ADDRESS`.
 
+MAP FILES:
+  A map file rebuilt while cfmap test runs is answered from the first line that starts
+  a tick of the coarse clock (1-10 ms) after the rebuild: a file map looks at its file at
+  most once a line and once a tick, where sendmail looks before every lookup.
+
 EXIT STATUS:
   0    End of input or /quit.
   64   Usage error.
