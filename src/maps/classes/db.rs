@@ -210,8 +210,9 @@ impl DbMap {
 
     /// A new test line: the next lookup looks at the file again, once the coarse clock
     /// has moved on since it last did.
-    pub(crate) fn next_command(&mut self) {
-        if self.checked && self.checked_tick != Some(coarse_tick()) {
+    /// `now` is the coarse clock, read by the first map that needs it.
+    pub(crate) fn next_command(&mut self, now: &mut Option<(i64, i64)>) {
+        if self.checked && self.checked_tick != Some(*now.get_or_insert_with(coarse_tick)) {
             self.checked = false;
         }
     }
@@ -501,7 +502,7 @@ mod tests {
         // The next line in a later tick of the coarse clock looks again.
         let next_line = |m: &mut DbMap| {
             std::thread::sleep(std::time::Duration::from_millis(25));
-            m.next_command();
+            m.next_command(&mut None);
         };
         next_line(&mut m);
         assert_eq!(m.lookup(&mut co, b"k", &a).0.value.unwrap(), b"two");

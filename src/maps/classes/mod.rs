@@ -695,9 +695,10 @@ impl Maps for MapSet {
     }
 
     fn next_command(&mut self) {
+        let mut now = None;
         for e in &mut self.entries {
             if let Data::Db(d) = &mut e.data {
-                d.next_command();
+                d.next_command(&mut now);
             }
         }
     }
