@@ -325,6 +325,7 @@ pub fn run(a: TestArgs) -> i32 {
             .collect()
     };
     let stdout = std::io::stdout();
+    widen_pipe(&stdout);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut write = |b: &[u8]| out.write_all(b);
     let mut result = write(pre)
@@ -337,7 +338,7 @@ pub fn run(a: TestArgs) -> i32 {
         }
         session.print(b"> ");
         let flow = session.command(line);
-        if session.output().len() >= 1 << 16 || flow == Flow::Quit {
+        if session.output().len() >= 1 << 18 || flow == Flow::Quit {
             result = write(session.output());
             session.clear_output();
         }
@@ -350,6 +351,23 @@ pub fn run(a: TestArgs) -> i32 {
         result = write(session.output());
     }
     finish(result, out)
+}
+
+/// When standard output is a pipe, ask for a 1 MiB pipe buffer (Linux's default limit
+/// for unprivileged processes): a trace of many megabytes then goes out in fewer
+/// rounds of writer and reader waking each other. Nothing changes when it fails.
+fn widen_pipe(stdout: &std::io::Stdout) {
+    use std::os::fd::AsRawFd;
+    let fd = stdout.as_raw_fd();
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills `st` when it returns 0; fcntl F_SETPIPE_SZ reads no memory.
+    unsafe {
+        if libc::fstat(fd, st.as_mut_ptr()) == 0
+            && st.assume_init().st_mode & libc::S_IFMT == libc::S_IFIFO
+        {
+            libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20);
+        }
+    }
 }
 
 fn finish(result: std::io::Result<()>, mut out: impl Write) -> i32 {
