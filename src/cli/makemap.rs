@@ -438,11 +438,16 @@ impl Rec {
 /// the source has them when they are stored as written (a key without upper case or with
 /// `-f`, a value, without `-N`); the others are copied to `arena`. Ranges below `base`
 /// are in `source`, those from `base` on in `arena` (at `offset - base`).
+///
+/// When the records are written out as they come (`streaming`), `list` stays empty and
+/// only the distinct keys are kept, in `keys` (where, length), for the duplicate checks.
 struct Records {
     source: Vec<u8>,
     base: usize,
     arena: Vec<u8>,
     list: Vec<Rec>,
+    streaming: bool,
+    keys: Vec<(usize, u32)>,
 }
 
 impl Records {
@@ -452,6 +457,27 @@ impl Records {
             source,
             arena: Vec::new(),
             list: Vec::new(),
+            streaming: false,
+            keys: Vec::new(),
+        }
+    }
+
+    /// The key [`KeyIndex`] knows as number `i`.
+    fn key_of(&self, i: usize) -> &[u8] {
+        if self.streaming {
+            let (at, len) = self.keys[i];
+            self.bytes(at, len as usize)
+        } else {
+            self.key(&self.list[i])
+        }
+    }
+
+    /// How many keys [`KeyIndex`] can refer to.
+    fn count(&self) -> usize {
+        if self.streaming {
+            self.keys.len()
+        } else {
+            self.list.len()
         }
     }
 
@@ -547,7 +573,7 @@ impl KeyIndex {
                 return None;
             }
             let a = a as usize - 1;
-            if t == tag && recs.key(&recs.list[a]) == key {
+            if t == tag && recs.key_of(a) == key {
                 return Some(a);
             }
             i = (i + 1) & mask;
@@ -558,7 +584,7 @@ impl KeyIndex {
         let mut bigger = KeyIndex::with_capacity(self.slots.len());
         for &(_, a) in &self.slots {
             if a != 0 {
-                let h = Self::hash(recs.key(&recs.list[a as usize - 1]));
+                let h = Self::hash(recs.key_of(a as usize - 1));
                 let mask = bigger.slots.len() - 1;
                 let mut i = h as usize & mask;
                 while bigger.slots[i].1 != 0 {
@@ -695,7 +721,6 @@ fn execute_inner(
     let source_len = source.len();
     let mut recs = Records::new(source);
     let mut index = KeyIndex::with_capacity(lines_in);
-    recs.list.reserve(lines_in);
     // What a repeated key does; with -o, a Berkeley DB file made with duplicates keeps
     // them (libdb takes DB_DUP from the file: `-r` then adds a duplicate too), and `-d`
     // on a file made without them is refused as libdb refuses it.
@@ -732,6 +757,29 @@ fn execute_inner(
                 Err(e) => return open_error(err, &open_reason(&e)),
             }
         }
+    }
+
+    // A cdb whose records never change once read (no -r, no old map to add to) is
+    // written into its temporary file as the lines are read, when no record can be
+    // refused for size (every record takes at most its line's bytes + 26 in the file:
+    // two NULs with -N, the 8-byte head, two 8-byte table slots). Otherwise, or when the
+    // temporary cannot be made here (the build below reports that as it always did),
+    // the records are collected and built at the end.
+    let mut stream = None;
+    if ty == MapType::Cdb && !o.append && duplicates != Duplicates::Replace {
+        let records_max = lines_in as u64 + source_len as u64 / (mm::LINE_BUFFER as u64 - 1) + 1;
+        let bound = u64::from(cfmap_cdb::HEADER_SIZE) + source_len as u64 + 26 * records_max;
+        if bound <= cfmap_cdb::MAX_FILE_SIZE {
+            stream = maps::cdb_stream(&target_name).ok();
+        }
+    }
+    let mut stream_error = None;
+    if let Some(s) = stream.as_mut() {
+        s.reserve(lines_in);
+        recs.streaming = true;
+        recs.keys.reserve(lines_in);
+    } else {
+        recs.list.reserve(lines_in);
     }
 
     let mut status = exit::OK;
@@ -789,7 +837,7 @@ fn execute_inner(
                 .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.2)),
         );
         for (n, item) in batch.drain(..) {
-            progress.tick(source_len as u64, recs.list.len() as u64);
+            progress.tick(source_len as u64, recs.count() as u64);
             let (key, value, h) = match item {
                 Ok(r) => r,
                 Err(e) => {
@@ -818,8 +866,25 @@ fn execute_inner(
                     .concat(),
                 );
             }
-            let found = index.find_or_insert(&recs, recs.range(&key), h, recs.list.len());
+            let found = index.find_or_insert(&recs, recs.range(&key), h, recs.count());
+            if recs.streaming {
+                if found.is_none() {
+                    let len = u32::try_from(key.len()).expect("key under 4 GiB");
+                    recs.keys.push((key.start, len));
+                }
+                if found.is_none() || duplicates == Duplicates::Keep {
+                    // After a write error the lines are still read, for their messages.
+                    if let Some(s) = stream.as_mut()
+                        && let Err(e) = s.insert(recs.range(&key), recs.range(&value))
+                    {
+                        stream_error = Some(e);
+                        stream = None;
+                    }
+                }
+            }
             match (found, duplicates) {
+                (None, _) if recs.streaming => {}
+                (Some(_), Duplicates::Keep) if recs.streaming => {}
                 (None, _) => recs.list.push(Rec::new(key, value, n)),
                 // libdb rewrites the pair where it is, or moves it when the new value
                 // does not fit: the hash builder repeats that when it sees the insert.
@@ -859,33 +924,44 @@ fn execute_inner(
     drop(index);
     drop(batch);
 
-    let made = if duplicates == Duplicates::Keep || old_dups {
-        maps::builder_keeping_duplicates(ty, &target_name)
-    } else {
-        maps::builder(ty, &target_name)
-    };
-    let mut builder = match made {
-        Ok(b) => b,
-        Err(e) => return open_error(err, &map_reason(&e)),
-    };
-    for r in &recs.list {
-        let (k, v) = recs.pair(r);
-        if let Err(e) = builder.insert(k, v) {
-            progress.finish();
-            let _ = err.write_all(
-                &[
-                    format!("{prog}: {shown}: line {}: key ", r.line).as_bytes(),
-                    c_str(k),
-                    format!(": put error: {}\n", map_reason(&e)).as_bytes(),
-                ]
-                .concat(),
-            );
-            status = exit::IOERR;
+    let committed = if recs.streaming {
+        drop(recs);
+        progress.finish();
+        match (stream, stream_error) {
+            (_, Some(e)) => Err(e),
+            (Some(s), None) => s.commit(),
+            (None, None) => unreachable!("the stream is dropped only after an error"),
         }
-    }
-    drop(recs);
-    progress.finish();
-    match maps::commit_locked(builder, ty, &target_name) {
+    } else {
+        let made = if duplicates == Duplicates::Keep || old_dups {
+            maps::builder_keeping_duplicates(ty, &target_name)
+        } else {
+            maps::builder(ty, &target_name)
+        };
+        let mut builder = match made {
+            Ok(b) => b,
+            Err(e) => return open_error(err, &map_reason(&e)),
+        };
+        for r in &recs.list {
+            let (k, v) = recs.pair(r);
+            if let Err(e) = builder.insert(k, v) {
+                progress.finish();
+                let _ = err.write_all(
+                    &[
+                        format!("{prog}: {shown}: line {}: key ", r.line).as_bytes(),
+                        c_str(k),
+                        format!(": put error: {}\n", map_reason(&e)).as_bytes(),
+                    ]
+                    .concat(),
+                );
+                status = exit::IOERR;
+            }
+        }
+        drop(recs);
+        progress.finish();
+        maps::commit_locked(builder, ty, &target_name)
+    };
+    match committed {
         Ok(()) => {}
         Err(MapError::OldNotNotified { .. }) => {}
         Err(e) => {

@@ -718,33 +718,84 @@ fn cannot_repeat_keys(ty: MapType, name: &Path) -> bool {
     }
 }
 
+/// Where the streaming conversion puts pairs: a cdb is written into its temporary file
+/// as the pairs come ([`maps::CdbStream`]); other types collect them in their builder.
+enum Sink {
+    Cdb(maps::CdbStream),
+    Built(Box<dyn maps::Builder>),
+}
+
+impl Sink {
+    fn open(ty: MapType, dst: &Endpoint) -> Result<Sink, ConvertError> {
+        match ty {
+            MapType::Cdb => maps::cdb_stream(&dst.path)
+                .map(Sink::Cdb)
+                .map_err(ConvertError::Destination),
+            _ => open_builder(ty, dst, false).map(Sink::Built),
+        }
+    }
+
+    fn insert(
+        &mut self,
+        ty: MapType,
+        dst: &Endpoint,
+        k: &[u8],
+        v: &[u8],
+    ) -> Result<(), ConvertError> {
+        match self {
+            Sink::Cdb(s) => s.insert(k, v).map_err(ConvertError::Destination),
+            Sink::Built(b) => insert_checked(b.as_mut(), ty, dst, k, v),
+        }
+    }
+
+    fn commit(self, ty: MapType, dst: &Endpoint) -> Result<(), ConvertError> {
+        match self {
+            Sink::Cdb(s) => match s.commit() {
+                Ok(()) | Err(MapError::OldNotNotified { .. }) => Ok(()),
+                Err(e) => Err(ConvertError::Destination(e)),
+            },
+            Sink::Built(b) => commit_locked(b, ty, dst),
+        }
+    }
+}
+
 /// The streaming conversion: a map that cannot repeat keys, copied unchanged into
-/// another map type, pair by pair straight into the builder (no copy kept in between).
+/// another map type, pair by pair straight into the destination (no copy kept in
+/// between).
 fn stream(
     src: &Endpoint,
     ty_in: MapType,
     dst: &Endpoint,
     ty: MapType,
 ) -> Result<Outcome, ConvertError> {
-    let map = maps::open(ty_in, &src.path).map_err(ConvertError::Source)?;
+    // Opened first, so that a source that cannot be read is reported before anything
+    // about the destination.
+    drop(maps::open(ty_in, &src.path).map_err(ConvertError::Source)?);
     check_destination(dst, false)?;
     let existed = dst.files().iter().any(|f| f.exists());
-    let mut b = open_builder(ty, dst, false)?;
+    let mut sink = Sink::open(ty, dst)?;
     let mut o = Outcome::default();
-    for r in map.iter() {
-        let (k, v) = r.map_err(ConvertError::Source)?;
+    let mut failed = None;
+    maps::for_each_pair(ty_in, &src.path, |k, v| {
         if k.iter().any(u8::is_ascii_uppercase) {
             o.upper_case_keys += 1;
             if o.first_upper_case_key.is_none() {
-                o.first_upper_case_key = Some(k.clone());
+                o.first_upper_case_key = Some(k.to_vec());
             }
         }
-        insert_checked(b.as_mut(), ty, dst, &k, &v)?;
+        if let Err(e) = sink.insert(ty, dst, k, v) {
+            failed = Some(e);
+            return false;
+        }
         o.read += 1;
+        true
+    })
+    .map_err(ConvertError::Source)?;
+    if let Some(e) = failed {
+        return Err(e);
     }
     o.pairs = o.read;
-    drop(map);
-    commit_locked(b, ty, dst)?;
+    sink.commit(ty, dst)?;
     if !existed {
         copy_owner_and_mode(&ty_in.files(&src.path)[0], &dst.files());
     }

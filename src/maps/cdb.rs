@@ -75,3 +75,44 @@ impl Builder for CdbBuilder {
         })
     }
 }
+
+/// A cdb map written record by record into its temporary file as the caller produces
+/// them ([`cfmap_cdb::Writer`] over [`commit::begin_file`]), then put in place like any
+/// other map: [`CdbStream::commit`] writes the hash tables and the header, and swaps the
+/// file in under the map's exclusive lock. Memory: 8 bytes per record. Dropped without
+/// `commit`, nothing changes on disk.
+pub struct CdbStream {
+    writer: cfmap_cdb::Writer<std::fs::File>,
+    new: commit::NewFile,
+}
+
+impl CdbStream {
+    /// Start a new cdb file at `path` (the `.cdb` file itself); errors as
+    /// [`commit::begin_file`]'s.
+    pub(super) fn begin(path: &Path) -> Result<CdbStream, MapError> {
+        let (file, new) = commit::begin_file(path, NEW_MODE)?;
+        let writer = cfmap_cdb::Writer::new(file).map_err(|e| cdb_error(new.temp_path(), e))?;
+        Ok(CdbStream { writer, new })
+    }
+
+    /// Make room for about `records` records (a hint).
+    pub fn reserve(&mut self, records: usize) {
+        self.writer.reserve(records);
+    }
+
+    /// Write a record after the ones already written (a repeated key is kept too).
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
+        self.writer
+            .insert(key, value)
+            .map_err(|e| cdb_error(self.new.temp_path(), e))
+    }
+
+    /// Finish the file and put it in place, holding the exclusive lock readers wait on
+    /// for the last part (tables, header, sync, rename), as [`super::commit_locked`].
+    pub fn commit(self) -> Result<(), MapError> {
+        let CdbStream { writer, new } = self;
+        let _lock = commit::lock_pag(new.dest(), true).ok().flatten();
+        let file = writer.finish().map_err(|e| cdb_error(new.temp_path(), e))?;
+        new.finish(file)
+    }
+}
