@@ -721,7 +721,7 @@ fn cannot_repeat_keys(ty: MapType, name: &Path) -> bool {
 /// Where the streaming conversion puts pairs: a cdb is written into its temporary file
 /// as the pairs come ([`maps::CdbStream`]); other types collect them in their builder.
 enum Sink {
-    Cdb(maps::CdbStream),
+    Cdb(Box<maps::CdbStream>),
     Built(Box<dyn maps::Builder>),
 }
 
@@ -729,7 +729,7 @@ impl Sink {
     fn open(ty: MapType, dst: &Endpoint) -> Result<Sink, ConvertError> {
         match ty {
             MapType::Cdb => maps::cdb_stream(&dst.path)
-                .map(Sink::Cdb)
+                .map(|s| Sink::Cdb(Box::new(s)))
                 .map_err(ConvertError::Destination),
             _ => open_builder(ty, dst, false).map(Sink::Built),
         }

@@ -401,6 +401,36 @@ mod tests {
     }
 
     #[test]
+    fn cdb_stream_of_many_chunks_gives_the_builders_file() {
+        // Several chunks: the writing thread is used; and a record larger than a chunk.
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = cdb_stream(&dir.path().join("a")).unwrap();
+        s.reserve(10);
+        let mut b = cfmap_cdb::Builder::new();
+        for i in 0..60_000u32 {
+            let k = format!("key{}", i % 50_000).into_bytes();
+            let v = if i == 777 {
+                vec![b'x'; 3 * cdb::STREAM_CHUNK]
+            } else {
+                format!("value {i}").into_bytes()
+            };
+            s.insert(&k, &v).unwrap();
+            b.insert(&k, &v).unwrap();
+        }
+        s.commit().unwrap();
+        let got = std::fs::read(dir.path().join("a.cdb")).unwrap();
+        assert!(got == b.to_bytes());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Abandoned while the thread runs: no file, no temporary, no hang.
+        let mut s = cdb_stream(&dir.path().join("c")).unwrap();
+        for i in 0..100_000u32 {
+            s.insert(format!("k{i}").as_bytes(), b"v").unwrap();
+        }
+        drop(s);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
     fn errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let name = dir.path().join("missing");

@@ -422,8 +422,9 @@ fn encode_table(entries: &[(u32, u32)], slots: &mut Vec<(u32, u32)>, out: &mut V
     }
 }
 
-/// The encoded record head: key length, data length.
-fn record_head(key: &[u8], value: &[u8]) -> [u8; 8] {
+/// The 8 bytes that start a record in the file: key length, data length (u32 LE). A
+/// record is these, the key and the data ([`Writer::insert_encoded`]).
+pub fn record_head(key: &[u8], value: &[u8]) -> [u8; 8] {
     let mut head = [0u8; 8];
     head[..4].copy_from_slice(&(key.len() as u32).to_le_bytes());
     head[4..].copy_from_slice(&(value.len() as u32).to_le_bytes());
@@ -521,6 +522,67 @@ impl<W: Write + Seek> Writer<W> {
             self.buf.extend_from_slice(&record_head(key, value));
             self.buf.extend_from_slice(key);
             self.buf.extend_from_slice(value);
+        }
+        Ok(())
+    }
+
+    /// Insert the records encoded in `records`, back to back in the file's own record
+    /// format (`klen` u32 LE, `dlen` u32 LE, key, data): the same as calling
+    /// [`insert`](Self::insert) for each, but the bytes are handed to the output as they
+    /// are. For a producer that encodes records on one thread while the writer hashes
+    /// and writes them on another. A last record cut short is [`Error::BadRecord`] and
+    /// nothing of `records` is written; a record past 4 GiB is [`Error::TooLarge`] and
+    /// nothing of `records` is written either.
+    pub fn insert_encoded(&mut self, records: &[u8]) -> Result<(), Error> {
+        let first = self.records;
+        let mark: Vec<usize> = self.tables.iter().map(Vec::len).collect();
+        let undo = |w: &mut Writer<W>, pos: u64| {
+            for (t, &n) in w.tables.iter_mut().zip(&mark) {
+                t.truncate(n);
+            }
+            w.records = first;
+            w.pos = pos;
+        };
+        let start_pos = self.pos;
+        let mut at = 0usize;
+        while at < records.len() {
+            let head = |i: usize| u32_at(records, at + i).map(|n| n as usize);
+            let (Some(klen), Some(dlen)) = (head(0), head(4)) else {
+                undo(self, start_pos);
+                return Err(Error::BadRecord {
+                    pos: u32::try_from(start_pos + at as u64).unwrap_or(u32::MAX),
+                    data_end: u32::try_from(start_pos + records.len() as u64).unwrap_or(u32::MAX),
+                });
+            };
+            let end = at + 8 + klen + dlen;
+            if klen > records.len() || dlen > records.len() || end > records.len() {
+                undo(self, start_pos);
+                return Err(Error::BadRecord {
+                    pos: u32::try_from(start_pos + at as u64).unwrap_or(u32::MAX),
+                    data_end: u32::try_from(start_pos + records.len() as u64).unwrap_or(u32::MAX),
+                });
+            }
+            let size = self.file_size() + (8 + klen + dlen) as u64 + 16;
+            if size > MAX_FILE_SIZE {
+                undo(self, start_pos);
+                return Err(Error::TooLarge {
+                    size,
+                    maximum: MAX_FILE_SIZE,
+                });
+            }
+            let h = hash(&records[at + 8..at + 8 + klen]);
+            self.tables[(h & 255) as usize].push((h, self.pos as u32));
+            self.records += 1;
+            self.pos += (8 + klen + dlen) as u64;
+            at = end;
+        }
+        if self.buf.len() + records.len() > WRITE_BUFFER {
+            self.flush_buf()?;
+        }
+        if records.len() > WRITE_BUFFER {
+            self.out.write_all(records)?;
+        } else {
+            self.buf.extend_from_slice(records);
         }
         Ok(())
     }

@@ -83,6 +83,48 @@ proptest! {
         prop_assert!(got[prefix.len()..] == want[..]);
     }
 
+    /// Records handed over encoded, in chunks cut anywhere between records, make the
+    /// same file; a chunk whose last record is cut short is refused whole and changes
+    /// nothing.
+    #[test]
+    fn encoded_chunks_equal_builder(
+        records in proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 0..8), proptest::collection::vec(any::<u8>(), 0..40)),
+            0..200,
+        ),
+        cuts in proptest::collection::vec(any::<usize>(), 0..10),
+        bad_cut in any::<usize>(),
+    ) {
+        let mut w = Writer::new(Cursor::new(Vec::new())).unwrap();
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (records.len() + 1)).collect();
+        cuts.push(0);
+        cuts.push(records.len());
+        cuts.sort_unstable();
+        for pair in cuts.windows(2) {
+            let mut chunk = Vec::new();
+            let mut bounds = Vec::new();
+            for (k, v) in &records[pair[0]..pair[1]] {
+                bounds.push(chunk.len());
+                chunk.extend_from_slice(&cfmap_cdb::record_head(k, v));
+                chunk.extend_from_slice(k);
+                chunk.extend_from_slice(v);
+            }
+            bounds.push(chunk.len());
+            if bounds.len() > 1 {
+                // A cut strictly inside one of the records.
+                let r = bad_cut % (bounds.len() - 1);
+                let len = bounds[r + 1] - bounds[r];
+                let cut = bounds[r] + 1 + (bad_cut / 7) % (len - 1);
+                let refused = w.insert_encoded(&chunk[..cut]).unwrap_err();
+                let bad_record = matches!(refused, Error::BadRecord { .. });
+                prop_assert!(bad_record);
+            }
+            w.insert_encoded(&chunk).unwrap();
+        }
+        prop_assert_eq!(w.len(), records.len());
+        prop_assert!(w.finish().unwrap().into_inner() == build(&records));
+    }
+
     #[test]
     fn random_damage_never_panics(
         records in proptest::collection::vec(
