@@ -447,7 +447,7 @@ struct Records {
     arena: Vec<u8>,
     list: Vec<Rec>,
     streaming: bool,
-    keys: Vec<(usize, u32)>,
+    keys: Vec<(u32, u32)>,
 }
 
 impl Records {
@@ -466,7 +466,7 @@ impl Records {
     fn key_of(&self, i: usize) -> &[u8] {
         if self.streaming {
             let (at, len) = self.keys[i];
-            self.bytes(at, len as usize)
+            self.bytes(at as usize, len as usize)
         } else {
             self.key(&self.list[i])
         }
@@ -553,15 +553,28 @@ impl KeyIndex {
         }
     }
 
-    /// Load the slots where keys with these hashes are looked up first (a prefetch:
-    /// the loads are independent, so their cache misses overlap).
+    /// Start loading the slots where keys with these hashes are looked up first, into
+    /// the cache, without waiting for them (a prefetch hint; elsewhere than x86_64, plain
+    /// loads, whose cache misses at least overlap).
     fn touch(&self, hashes: impl Iterator<Item = u64>) {
         let mask = self.slots.len() - 1;
-        let mut acc = 0;
+        #[cfg(target_arch = "x86_64")]
         for h in hashes {
-            acc ^= self.slots[h as usize & mask].1;
+            let slot: *const (u32, u32) = &self.slots[h as usize & mask];
+            // SAFETY: a prefetch only hints the cache; it reads nothing into the program
+            // and never faults (the address is a slot of ours anyway).
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot.cast());
+            }
         }
-        std::hint::black_box(acc);
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let mut acc = 0;
+            for h in hashes {
+                acc ^= self.slots[h as usize & mask].1;
+            }
+            std::hint::black_box(acc);
+        }
     }
 
     /// The first record with `key`, or `None` after adding `key` for record `at`.
@@ -604,6 +617,27 @@ impl KeyIndex {
         }
         *self = bigger;
     }
+}
+
+/// Whether `b` has an ASCII upper-case letter, 8 bytes at a time: in each byte, the top
+/// bit of `(x | 0x80) - 0x41` stays set when the low 7 bits are at least `A`, that of
+/// `(x | 0x80) - 0x5b` when they are past `Z` (the `| 0x80` keeps borrows inside the
+/// byte); a letter is a byte with the first, not the second, and its own top bit clear.
+fn has_upper(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x80 * ONES;
+    let upper_in = |w: u64| {
+        let from_a = (w | HIGH) - 0x41 * ONES;
+        let past_z = (w | HIGH) - 0x5b * ONES;
+        from_a & !past_z & !w & HIGH != 0
+    };
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        if upper_in(u64::from_le_bytes(c.try_into().expect("8 bytes"))) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(u8::is_ascii_uppercase)
 }
 
 /// Lines parsed ahead of their handling (see the loop in [`execute_inner`]).
@@ -777,7 +811,10 @@ fn execute_inner(
     if ty == MapType::Cdb && !o.append && duplicates != Duplicates::Replace {
         let records_max = lines_in as u64 + source_len as u64 / (mm::LINE_BUFFER as u64 - 1) + 1;
         let bound = u64::from(cfmap_cdb::HEADER_SIZE) + source_len as u64 + 26 * records_max;
-        if bound <= cfmap_cdb::MAX_FILE_SIZE {
+        // Keys are kept as u32 offsets: the source, then the arena of folded keys and
+        // -N's keys and values (at most the source again, plus two NULs a record).
+        let last_offset = 2 * source_len as u64 + 2 * records_max + 1;
+        if bound <= cfmap_cdb::MAX_FILE_SIZE && last_offset <= u64::from(u32::MAX) {
             stream = maps::cdb_stream(&target_name).ok();
         }
     }
@@ -794,23 +831,24 @@ fn execute_inner(
     let can_dup = matches!(ty, MapType::Cdb | MapType::Btree | MapType::Hash);
     let rules = o.rules.rules();
     let mut lines = mm::Lines::new(&recs.source, rules);
-    // Lines are parsed in batches: the index slots of a batch's keys are loaded together
-    // first, so the cache misses of the random lookups overlap instead of stalling one
-    // after the other. Then the batch is handled line by line, in input order.
+    // Lines are parsed in batches, one batch ahead of their handling: the index slots of
+    // the next batch's keys are prefetched while this batch is handled, so the cache
+    // misses of the random lookups overlap with work instead of stalling one after the
+    // other. Each batch is handled line by line, in input order.
     type Parsed = (
         u32,
         Result<(Range<usize>, Range<usize>, u64), mm::LineError>,
     );
     let mut batch: Vec<Parsed> = Vec::with_capacity(BATCH);
+    let mut ahead: Vec<Parsed> = Vec::with_capacity(BATCH);
     let mut done = false;
-    while !done {
-        batch.clear();
-        while batch.len() < BATCH {
+    loop {
+        while !done && ahead.len() < BATCH {
             let Some((n, item)) = lines.next_raw() else {
                 done = true;
                 break;
             };
-            batch.push((
+            ahead.push((
                 n,
                 item.map(|(raw_key, raw_value)| {
                     // Key and value where the source has them when they are stored as
@@ -819,7 +857,7 @@ fn execute_inner(
                         let at = b.as_ptr() as usize - recs.source.as_ptr() as usize;
                         at..at + b.len()
                     };
-                    let folds = rules.fold && raw_key.iter().any(u8::is_ascii_uppercase);
+                    let folds = rules.fold && has_upper(raw_key);
                     let (key, h) = if rules.nul || folds {
                         let mark = recs.arena.len();
                         rules.store(raw_key, &mut recs.arena);
@@ -840,7 +878,7 @@ fn execute_inner(
             ));
         }
         index.touch(
-            batch
+            ahead
                 .iter()
                 .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.2)),
         );
@@ -878,7 +916,8 @@ fn execute_inner(
             if recs.streaming {
                 if found.is_none() {
                     let len = u32::try_from(key.len()).expect("key under 4 GiB");
-                    recs.keys.push((key.start, len));
+                    let at = u32::try_from(key.start).expect("offsets checked before streaming");
+                    recs.keys.push((at, len));
                 }
                 if found.is_none() || duplicates == Duplicates::Keep {
                     // After a write error the lines are still read, for their messages.
@@ -928,9 +967,13 @@ fn execute_inner(
                 }
             }
         }
+        if ahead.is_empty() {
+            break;
+        }
+        std::mem::swap(&mut batch, &mut ahead);
     }
     drop(index);
-    drop(batch);
+    drop((batch, ahead));
 
     let committed = if recs.streaming {
         drop(recs);
@@ -1094,6 +1137,27 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         (String::from_utf8_lossy(&out).into_owned(), err, code)
+    }
+
+    #[test]
+    fn upper_case_found_in_any_byte() {
+        for len in 0..20 {
+            for at in 0..len {
+                for (c, upper) in [(b'A', true), (b'Z', true), (b'@', false), (b'[', false)] {
+                    for fill in [b'a', 0xc1, 0xda, 0x00, 0xff, b'z'] {
+                        let mut b = vec![fill; len];
+                        b[at] = c;
+                        let want = b.iter().any(u8::is_ascii_uppercase);
+                        assert_eq!(want, upper);
+                        assert_eq!(has_upper(&b), want, "{b:?}");
+                    }
+                }
+            }
+        }
+        for x in 0..=255u8 {
+            let b = [x, b'a', x, 0xff, x, 0x80, x, b'-', x];
+            assert_eq!(has_upper(&b), x.is_ascii_uppercase(), "{x:#x}");
+        }
     }
 
     #[test]
