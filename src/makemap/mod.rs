@@ -143,6 +143,14 @@ impl<'a> Lines<'a> {
         }
         let rest = &self.src[self.pos..];
         let max = rest.len().min(LINE_BUFFER - 1);
+        // The common case in one scan: a newline with no NUL before it.
+        if let Some(i) = memchr::memchr2(b'\n', 0, &rest[..max])
+            && rest[i] == b'\n'
+        {
+            self.pos += i + 1;
+            self.lineno += 1;
+            return Some(Some(&rest[..i]));
+        }
         let chunk = match memchr::memchr(b'\n', &rest[..max]) {
             Some(i) => &rest[..=i],
             None => &rest[..max],
