@@ -305,9 +305,11 @@ pub fn read(src: &Endpoint, opts: &Options) -> Result<Source, ConvertError> {
         Format::Map(ty) => {
             let map = maps::open(ty, &src.path).map_err(ConvertError::Source)?;
             let mut records = Vec::new();
-            for r in map.iter() {
-                records.push(r.map_err(ConvertError::Source)?);
-            }
+            maps::for_each_pair(ty, &src.path, |k, v| {
+                records.push((k.to_vec(), v.to_vec()));
+                true
+            })
+            .map_err(ConvertError::Source)?;
             let answered =
                 resolve_duplicates(&records, |k| map.get(k).map_err(ConvertError::Source))?;
             Ok(Source {
@@ -664,11 +666,11 @@ pub fn write(
                     why: format!("repeated key: type {ty} cannot hold duplicates"),
                 });
             }
-            let mut b = open_builder(ty, dst, has_dups)?;
+            let mut sink = Sink::open(ty, dst, has_dups)?;
             for (k, v) in records {
-                insert_checked(b.as_mut(), ty, dst, k, v)?;
+                sink.insert(ty, dst, k, v)?;
             }
-            commit_locked(b, ty, dst)?;
+            sink.commit(ty, dst)?;
             None
         }
         Format::Text => {
@@ -726,12 +728,13 @@ enum Sink {
 }
 
 impl Sink {
-    fn open(ty: MapType, dst: &Endpoint) -> Result<Sink, ConvertError> {
+    /// `dups`: keep repeated keys (cdb always does).
+    fn open(ty: MapType, dst: &Endpoint, dups: bool) -> Result<Sink, ConvertError> {
         match ty {
             MapType::Cdb => maps::cdb_stream(&dst.path)
                 .map(|s| Sink::Cdb(Box::new(s)))
                 .map_err(ConvertError::Destination),
-            _ => open_builder(ty, dst, false).map(Sink::Built),
+            _ => open_builder(ty, dst, dups).map(Sink::Built),
         }
     }
 
@@ -773,7 +776,7 @@ fn stream(
     drop(maps::open(ty_in, &src.path).map_err(ConvertError::Source)?);
     check_destination(dst, false)?;
     let existed = dst.files().iter().any(|f| f.exists());
-    let mut sink = Sink::open(ty, dst)?;
+    let mut sink = Sink::open(ty, dst, false)?;
     let mut o = Outcome::default();
     let mut failed = None;
     maps::for_each_pair(ty_in, &src.path, |k, v| {
