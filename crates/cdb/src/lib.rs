@@ -405,8 +405,9 @@ fn encode_table(entries: &[(u32, u32)], slots: &mut Vec<(u32, u32)>, out: &mut V
     let len = 2 * entries.len();
     slots.clear();
     slots.resize(len, (0, 0));
+    let start = Remainder::new(len as u32);
     for &(h, p) in entries {
-        let mut i = (h >> 8) as usize % len;
+        let mut i = start.of(h >> 8) as usize;
         while slots[i].1 != 0 {
             i += 1;
             if i == len {
@@ -419,6 +420,32 @@ fn encode_table(entries: &[(u32, u32)], slots: &mut Vec<(u32, u32)>, out: &mut V
     for &(h, p) in slots.iter() {
         out.extend_from_slice(&h.to_le_bytes());
         out.extend_from_slice(&p.to_le_bytes());
+    }
+}
+
+/// `n % d` for one divisor and many `n` (32 bits), without a division each time: with
+/// `m = ⌈2⁶⁴ / d⌉`, the low 64 bits of `m·n` are the fraction `n / d` scaled by 2⁶⁴, and
+/// their product with `d`, shifted down 64 bits, is the remainder, exactly for every
+/// 32-bit `n` and `d` (Lemire, Kaser, Kurz, "Faster remainder by direct computation",
+/// 2019).
+#[derive(Clone, Copy)]
+struct Remainder {
+    d: u32,
+    m: u64,
+}
+
+impl Remainder {
+    fn new(d: u32) -> Remainder {
+        debug_assert!(d > 0);
+        Remainder {
+            d,
+            m: (u64::MAX / u64::from(d)).wrapping_add(1),
+        }
+    }
+
+    fn of(self, n: u32) -> u32 {
+        let low = self.m.wrapping_mul(u64::from(n));
+        ((u128::from(low) * u128::from(self.d)) >> 64) as u32
     }
 }
 
@@ -746,6 +773,32 @@ mod tests {
         assert_eq!(hash(b"cyberpromo.com"), 0x9431_41ea);
         assert_eq!(hash(b"honey@sweeties.com"), 0x0802_e010);
         assert_eq!(hash(b"user@screwedup.domain"), 0xc53a_0d4e);
+    }
+
+    #[test]
+    fn remainders_without_division() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u32
+        };
+        for d in (1..300u32).chain([2 << 20, 1 << 31, u32::MAX - 1, u32::MAX]) {
+            let r = Remainder::new(d);
+            for n in [0, 1, d - 1, d, d.wrapping_add(1), u32::MAX, u32::MAX - 1] {
+                assert_eq!(r.of(n), n % d, "{n} % {d}");
+            }
+            for _ in 0..2000 {
+                let n = next();
+                assert_eq!(r.of(n), n % d, "{n} % {d}");
+            }
+        }
+        for _ in 0..100_000 {
+            let d = next().max(1);
+            let n = next();
+            assert_eq!(Remainder::new(d).of(n), n % d, "{n} % {d}");
+        }
     }
 
     #[test]
