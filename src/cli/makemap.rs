@@ -935,8 +935,9 @@ fn execute_inner(
                 .iter()
                 .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.2)),
         );
+        // Once a batch: the line is redrawn a few times a second at most anyway.
+        progress.tick(source_len as u64, recs.count() as u64);
         for (n, item) in batch.drain(..) {
-            progress.tick(source_len as u64, recs.count() as u64);
             let (key, value, h) = match item {
                 Ok(r) => r,
                 Err(e) => {

@@ -173,6 +173,7 @@ impl CdbStream {
     /// record that would take the file past 4 GiB is refused, as by
     /// [`cfmap_cdb::Writer::insert`]; a write error may be reported by a later insert or
     /// by `commit`.
+    #[inline]
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
         let size = self.size + 8 + key.len() as u64 + value.len() as u64 + 16;
         if size > cfmap_cdb::MAX_FILE_SIZE {
@@ -194,6 +195,7 @@ impl CdbStream {
     }
 
     /// Give the full chunk to the writing thread (started now if need be).
+    #[inline(never)]
     fn hand_over(&mut self) -> Result<(), MapError> {
         if let Some(w) = self.writer.take() {
             self.thread = Some(WritingThread::start(w));
