@@ -416,10 +416,11 @@ fn encode_table(entries: &[(u32, u32)], slots: &mut Vec<(u32, u32)>, out: &mut V
         }
         slots[i] = (h, p);
     }
-    out.reserve(8 * len);
-    for &(h, p) in slots.iter() {
-        out.extend_from_slice(&h.to_le_bytes());
-        out.extend_from_slice(&p.to_le_bytes());
+    let base = out.len();
+    out.resize(base + 8 * len, 0);
+    for (o, &(h, p)) in out[base..].chunks_exact_mut(8).zip(slots.iter()) {
+        o[..4].copy_from_slice(&h.to_le_bytes());
+        o[4..].copy_from_slice(&p.to_le_bytes());
     }
 }
 
@@ -603,10 +604,11 @@ impl<W: Write + Seek> Writer<W> {
             self.pos += (8 + klen + dlen) as u64;
             at = end;
         }
-        if self.buf.len() + records.len() > WRITE_BUFFER {
+        // A big run of records goes out as it is, not through the buffer.
+        if self.buf.len() + records.len() > WRITE_BUFFER || records.len() >= WRITE_BUFFER / 4 {
             self.flush_buf()?;
         }
-        if records.len() > WRITE_BUFFER {
+        if records.len() >= WRITE_BUFFER / 4 {
             self.out.write_all(records)?;
         } else {
             self.buf.extend_from_slice(records);
