@@ -305,9 +305,11 @@ pub fn read(src: &Endpoint, opts: &Options) -> Result<Source, ConvertError> {
         Format::Map(ty) => {
             let map = maps::open(ty, &src.path).map_err(ConvertError::Source)?;
             let mut records = Vec::new();
-            for r in map.iter() {
-                records.push(r.map_err(ConvertError::Source)?);
-            }
+            maps::for_each_pair(ty, &src.path, |k, v| {
+                records.push((k.to_vec(), v.to_vec()));
+                true
+            })
+            .map_err(ConvertError::Source)?;
             let answered =
                 resolve_duplicates(&records, |k| map.get(k).map_err(ConvertError::Source))?;
             Ok(Source {
@@ -664,11 +666,11 @@ pub fn write(
                     why: format!("repeated key: type {ty} cannot hold duplicates"),
                 });
             }
-            let mut b = open_builder(ty, dst, has_dups)?;
+            let mut sink = Sink::open(ty, dst, has_dups)?;
             for (k, v) in records {
-                insert_checked(b.as_mut(), ty, dst, k, v)?;
+                sink.insert(ty, dst, k, v)?;
             }
-            commit_locked(b, ty, dst)?;
+            sink.commit(ty, dst)?;
             None
         }
         Format::Text => {
@@ -718,33 +720,85 @@ fn cannot_repeat_keys(ty: MapType, name: &Path) -> bool {
     }
 }
 
+/// Where the streaming conversion puts pairs: a cdb is written into its temporary file
+/// as the pairs come ([`maps::CdbStream`]); other types collect them in their builder.
+enum Sink {
+    Cdb(Box<maps::CdbStream>),
+    Built(Box<dyn maps::Builder>),
+}
+
+impl Sink {
+    /// `dups`: keep repeated keys (cdb always does).
+    fn open(ty: MapType, dst: &Endpoint, dups: bool) -> Result<Sink, ConvertError> {
+        match ty {
+            MapType::Cdb => maps::cdb_stream(&dst.path)
+                .map(|s| Sink::Cdb(Box::new(s)))
+                .map_err(ConvertError::Destination),
+            _ => open_builder(ty, dst, dups).map(Sink::Built),
+        }
+    }
+
+    fn insert(
+        &mut self,
+        ty: MapType,
+        dst: &Endpoint,
+        k: &[u8],
+        v: &[u8],
+    ) -> Result<(), ConvertError> {
+        match self {
+            Sink::Cdb(s) => s.insert(k, v).map_err(ConvertError::Destination),
+            Sink::Built(b) => insert_checked(b.as_mut(), ty, dst, k, v),
+        }
+    }
+
+    fn commit(self, ty: MapType, dst: &Endpoint) -> Result<(), ConvertError> {
+        match self {
+            Sink::Cdb(s) => match s.commit() {
+                Ok(()) | Err(MapError::OldNotNotified { .. }) => Ok(()),
+                Err(e) => Err(ConvertError::Destination(e)),
+            },
+            Sink::Built(b) => commit_locked(b, ty, dst),
+        }
+    }
+}
+
 /// The streaming conversion: a map that cannot repeat keys, copied unchanged into
-/// another map type, pair by pair straight into the builder (no copy kept in between).
+/// another map type, pair by pair straight into the destination (no copy kept in
+/// between).
 fn stream(
     src: &Endpoint,
     ty_in: MapType,
     dst: &Endpoint,
     ty: MapType,
 ) -> Result<Outcome, ConvertError> {
-    let map = maps::open(ty_in, &src.path).map_err(ConvertError::Source)?;
+    // Opened first, so that a source that cannot be read is reported before anything
+    // about the destination.
+    drop(maps::open(ty_in, &src.path).map_err(ConvertError::Source)?);
     check_destination(dst, false)?;
     let existed = dst.files().iter().any(|f| f.exists());
-    let mut b = open_builder(ty, dst, false)?;
+    let mut sink = Sink::open(ty, dst, false)?;
     let mut o = Outcome::default();
-    for r in map.iter() {
-        let (k, v) = r.map_err(ConvertError::Source)?;
+    let mut failed = None;
+    maps::for_each_pair(ty_in, &src.path, |k, v| {
         if k.iter().any(u8::is_ascii_uppercase) {
             o.upper_case_keys += 1;
             if o.first_upper_case_key.is_none() {
-                o.first_upper_case_key = Some(k.clone());
+                o.first_upper_case_key = Some(k.to_vec());
             }
         }
-        insert_checked(b.as_mut(), ty, dst, &k, &v)?;
+        if let Err(e) = sink.insert(ty, dst, k, v) {
+            failed = Some(e);
+            return false;
+        }
         o.read += 1;
+        true
+    })
+    .map_err(ConvertError::Source)?;
+    if let Some(e) = failed {
+        return Err(e);
     }
     o.pairs = o.read;
-    drop(map);
-    commit_locked(b, ty, dst)?;
+    sink.commit(ty, dst)?;
     if !existed {
         copy_owner_and_mode(&ty_in.files(&src.path)[0], &dst.files());
     }

@@ -7,7 +7,7 @@ use super::{Builder, Map, MapError, Records, commit};
 /// Mode of a new `.db` file before the umask, as makemap creates it.
 const NEW_MODE: u32 = 0o640;
 
-fn bdb_error(path: &Path, source: cfmap_bdb::Error) -> MapError {
+pub(super) fn bdb_error(path: &Path, source: cfmap_bdb::Error) -> MapError {
     match source {
         cfmap_bdb::Error::Io { path, source } => MapError::Io { path, source },
         source => MapError::Format {

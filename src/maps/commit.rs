@@ -55,6 +55,7 @@ use super::MapError;
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A temporary file that is removed when dropped, unless [`Temp::keep`] was called.
+#[derive(Debug)]
 struct Temp {
     path: PathBuf,
     armed: bool,
@@ -173,17 +174,140 @@ pub fn replace_file<F>(dest: &Path, new_mode: u32, write: F) -> Result<(), MapEr
 where
     F: FnOnce(&mut File, &Path) -> Result<(), MapError>,
 {
+    let (mut file, new) = begin_file(dest, new_mode)?;
+    write(&mut file, new.temp_path())?;
+    new.finish(file)
+}
+
+/// [`replace_file`] in two steps, for a writer that fills the file while it is still
+/// reading its input: [`begin_file`] does steps 1 and 2 and hands over the temporary
+/// file; [`NewFile::finish`] does steps 3 to 5. Dropping a `NewFile` without finishing
+/// it (an error, a panic) removes the temporary and leaves the old map as it was.
+#[derive(Debug)]
+pub struct NewFile {
+    dest: PathBuf,
+    /// The file at `dest` when the replacement began, whose readers are notified.
+    old: Option<File>,
+    tmp: Temp,
+}
+
+/// Start replacing `dest` (steps 1 and 2 of the module docs): the old file, if any, is
+/// opened and kept, a destination that is not a regular file is refused, and the empty
+/// temporary beside it (mode `new_mode` minus the umask) is returned to be written.
+pub fn begin_file(dest: &Path, new_mode: u32) -> Result<(File, NewFile), MapError> {
     let old = open_old(dest)?;
-    let (mut file, mut tmp) = create_temp(dest, new_mode)?;
-    write(&mut file, &tmp.path)?;
-    finish_temp(&file, &tmp.path, old.as_ref(), dest)?;
-    drop(file);
-    fs::rename(&tmp.path, dest).map_err(|e| MapError::io(dest, e))?;
-    tmp.keep();
-    sync_dir(parent_dir(dest))?;
-    match &old {
-        Some(old) => notify_old(old, dest),
-        None => Ok(()),
+    let (file, tmp) = create_temp(dest, new_mode)?;
+    Ok((
+        file,
+        NewFile {
+            dest: dest.to_path_buf(),
+            old,
+            tmp,
+        },
+    ))
+}
+
+impl NewFile {
+    /// The temporary file's path (for messages about writing it).
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp.path
+    }
+
+    /// The file being replaced.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Steps 3 to 5: `file` (the temporary from [`begin_file`], completely written) gets
+    /// the old file's mode and owner, is synced and renamed over the destination, the
+    /// directory is synced and the old file's readers are notified.
+    pub fn finish(mut self, file: File) -> Result<(), MapError> {
+        finish_temp(&file, &self.tmp.path, self.old.as_ref(), &self.dest)?;
+        drop(file);
+        fs::rename(&self.tmp.path, &self.dest).map_err(|e| MapError::io(&self.dest, e))?;
+        self.tmp.keep();
+        sync_dir(parent_dir(&self.dest))?;
+        match &self.old {
+            Some(old) => notify_old(old, &self.dest),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A new file written front to back (and perhaps patched at the start at the end),
+/// whose pages are sent to the disk while it is still being written: after every
+/// [`WRITE_BEHIND`] bytes, the kernel is asked to start writing them back
+/// (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`, which does not wait for the disk),
+/// so the `fsync` of [`NewFile::finish`] finds little left to write. It only starts
+/// writeback early: durability still comes from that `fsync` alone.
+#[derive(Debug)]
+pub struct WriteBehind {
+    file: File,
+    pos: u64,
+    /// Bytes before this offset have had their writeback started.
+    started: u64,
+}
+
+/// Bytes written between two writeback starts in [`WriteBehind`].
+pub const WRITE_BEHIND: u64 = 4 << 20;
+
+impl WriteBehind {
+    /// `file`, positioned at its start.
+    pub fn new(file: File) -> WriteBehind {
+        WriteBehind {
+            file,
+            pos: 0,
+            started: 0,
+        }
+    }
+
+    /// The file back.
+    pub fn into_inner(self) -> File {
+        self.file
+    }
+
+    fn start_writeback(&mut self) {
+        use std::os::fd::AsRawFd;
+        let (from, len) = (self.started, self.pos - self.started);
+        // SAFETY: a plain system call on a descriptor we own; it reads no memory of ours.
+        // Its result does not matter: the final fsync reports any I/O error.
+        unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                from as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+        self.started = self.pos;
+    }
+}
+
+impl io::Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.pos += n as u64;
+        if self.pos >= self.started + WRITE_BEHIND {
+            self.start_writeback();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl io::Seek for WriteBehind {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        // What was written up to here goes to the disk now; writing goes on (and is
+        // counted) from the new position.
+        if self.pos > self.started {
+            self.start_writeback();
+        }
+        self.pos = self.file.seek(to)?;
+        self.started = self.pos;
+        Ok(self.pos)
     }
 }
 
@@ -372,6 +496,42 @@ mod tests {
         reader.read_to_string(&mut s).unwrap();
         assert_eq!(s, "old", "the reader still has the old inode");
         assert_eq!(fs::read(&dest).unwrap(), b"new", "the name has the new one");
+    }
+
+    #[test]
+    fn begun_then_dropped_leaves_the_old_file_and_no_temporaries() {
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("m.cdb");
+        fs::write(&dest, b"old").unwrap();
+        let (mut f, new) = begin_file(&dest, 0o666).unwrap();
+        f.write_all(b"half a ma").unwrap();
+        assert_eq!(
+            names_in(d.path()).len(),
+            2,
+            "the temporary is beside the map"
+        );
+        drop((f, new));
+        assert_eq!(fs::read(&dest).unwrap(), b"old");
+        assert_eq!(names_in(d.path()), ["m.cdb"]);
+    }
+
+    #[test]
+    fn begun_then_finished_replaces_and_notifies() {
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("m.cdb");
+        fs::write(&dest, b"old").unwrap();
+        fs::set_permissions(&dest, fs::Permissions::from_mode(0o604)).unwrap();
+        let reader = File::open(&dest).unwrap();
+        let was = reader.metadata().unwrap().modified().unwrap();
+        let (mut f, new) = begin_file(&dest, 0o666).unwrap();
+        assert_eq!(new.dest(), dest);
+        assert!(new.temp_path().starts_with(d.path()));
+        f.write_all(b"new").unwrap();
+        new.finish(f).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"new");
+        assert_eq!(fs::metadata(&dest).unwrap().mode() & 0o7777, 0o604);
+        assert!(reader.metadata().unwrap().modified().unwrap() >= was + Duration::from_secs(1));
+        assert_eq!(names_in(d.path()), ["m.cdb"]);
     }
 
     #[test]

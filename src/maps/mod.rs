@@ -238,6 +238,15 @@ pub fn commit_locked(builder: Box<dyn Builder>, ty: MapType, name: &Path) -> Res
     committed
 }
 
+pub use cdb::CdbStream;
+
+/// Start writing cdb map `name` record by record ([`CdbStream`]): its temporary file is
+/// created now, beside the map; the map appears (or replaces the old one) at
+/// [`CdbStream::commit`].
+pub fn cdb_stream(name: &Path) -> Result<CdbStream, MapError> {
+    CdbStream::begin(&MapType::Cdb.files(name)[0])
+}
+
 /// Open map `name` of type `ty` for lookups (`name` as on a K line: suffixes are added
 /// per [`MapType::files`]).
 pub fn open(ty: MapType, name: &Path) -> Result<Box<dyn Map>, MapError> {
@@ -248,6 +257,33 @@ pub fn open(ty: MapType, name: &Path) -> Result<Box<dyn Map>, MapError> {
         MapType::Dbm => {
             let f = ty.files(name);
             Ok(Box::new(dbm::DbmMap::open(&f[0], &f[1])?))
+        }
+    }
+}
+
+/// Call `f` with every pair of map `name` of type `ty`, borrowed, in the order of
+/// [`Map::iter`], until it returns `false`; the errors are [`open`]'s and `iter`'s. For
+/// a `hash` map this is the fast way through the whole file (pages read in runs, no
+/// copy per pair: [`cfmap_bdb::hash::Reader::for_each_pair`]).
+pub fn for_each_pair(
+    ty: MapType,
+    name: &Path,
+    mut f: impl FnMut(&[u8], &[u8]) -> bool,
+) -> Result<(), MapError> {
+    match ty {
+        MapType::Hash => {
+            let path = &ty.files(name)[0];
+            let r = cfmap_bdb::hash::Reader::open(path).map_err(|e| bdb::bdb_error(path, e))?;
+            r.for_each_pair(f).map_err(|e| bdb::bdb_error(path, e))
+        }
+        _ => {
+            for r in open(ty, name)?.iter() {
+                let (k, v) = r?;
+                if !f(&k, &v) {
+                    break;
+                }
+            }
+            Ok(())
         }
     }
 }
@@ -330,6 +366,68 @@ mod tests {
         assert_eq!(m.get(b"x").unwrap(), None);
         let all: Vec<_> = m.iter().collect::<Result<_, _>>().unwrap();
         assert_eq!(all.len(), 3);
+    }
+
+    #[test]
+    fn cdb_stream_gives_the_builders_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let mut s = cdb_stream(&a).unwrap();
+        let mut bl = builder(MapType::Cdb, &b).unwrap();
+        for (k, v) in [
+            (&b"k"[..], &b"v1"[..]),
+            (b"k", b"v2"),
+            (b"", b""),
+            (b"x", b"y"),
+        ] {
+            s.insert(k, v).unwrap();
+            bl.insert(k, v).unwrap();
+        }
+        assert!(
+            !dir.path().join("a.cdb").exists(),
+            "nothing visible before commit"
+        );
+        s.commit().unwrap();
+        bl.commit().unwrap();
+        let got = std::fs::read(dir.path().join("a.cdb")).unwrap();
+        assert!(got == std::fs::read(dir.path().join("b.cdb")).unwrap());
+        let names = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(names, 2, "no temporaries left");
+        // Dropped without commit: no file, no temporary.
+        let mut s = cdb_stream(&dir.path().join("c")).unwrap();
+        s.insert(b"k", b"v").unwrap();
+        drop(s);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn cdb_stream_of_many_chunks_gives_the_builders_file() {
+        // Several chunks: the writing thread is used; and a record larger than a chunk.
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = cdb_stream(&dir.path().join("a")).unwrap();
+        s.reserve(10);
+        let mut b = cfmap_cdb::Builder::new();
+        for i in 0..60_000u32 {
+            let k = format!("key{}", i % 50_000).into_bytes();
+            let v = if i == 777 {
+                vec![b'x'; 3 * cdb::STREAM_CHUNK]
+            } else {
+                format!("value {i}").into_bytes()
+            };
+            s.insert(&k, &v).unwrap();
+            b.insert(&k, &v).unwrap();
+        }
+        s.commit().unwrap();
+        let got = std::fs::read(dir.path().join("a.cdb")).unwrap();
+        assert!(got == b.to_bytes());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Abandoned while the thread runs: no file, no temporary, no hang.
+        let mut s = cdb_stream(&dir.path().join("c")).unwrap();
+        for i in 0..100_000u32 {
+            s.insert(format!("k{i}").as_bytes(), b"v").unwrap();
+        }
+        drop(s);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

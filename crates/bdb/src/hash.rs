@@ -413,7 +413,16 @@ impl Reader {
     /// Checks a hash page (bucket head or chain page) and returns its header, or `None`
     /// for a never-written (all-zero header) bucket page.
     fn hash_page(&self, pgno: u32, head: bool) -> Result<Option<(PageHdr, &[u8])>> {
-        let page = self.page(pgno)?;
+        self.check_hash_page(pgno, self.page(pgno)?, head)
+    }
+
+    /// [`Reader::hash_page`] on the bytes of page `pgno`, however they were read.
+    fn check_hash_page<'p>(
+        &self,
+        pgno: u32,
+        page: &'p [u8],
+        head: bool,
+    ) -> Result<Option<(PageHdr, &'p [u8])>> {
         let h = self.header(page);
         if head && h.ptype == P_INVALID && h.pgno == 0 && h.entries == 0 && h.next == 0 {
             return Ok(None);
@@ -622,6 +631,122 @@ impl Reader {
             pending: Vec::new(),
             seen: vec![false; self.npages() as usize],
             done: false,
+        }
+    }
+}
+
+impl Reader {
+    /// Call `f` with every pair, borrowed, in the order of [`Reader::iter`] (duplicates
+    /// as separate pairs), until it returns `false`. The same pages are read and checked
+    /// as by `iter`, and the same first error ends the walk, but the bucket pages are
+    /// read in runs of [`WALK_WINDOW`] bytes into one reused buffer, not each into the
+    /// page cache, and no key or value is copied unless it is off-page: the way to copy
+    /// a whole map.
+    pub fn for_each_pair(&self, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        let ps = self.meta.page_size;
+        let mut window = Window {
+            first: 0,
+            count: 0,
+            buf: vec![0u8; (WALK_WINDOW / ps).max(1) * ps],
+        };
+        let mut seen = vec![false; self.npages() as usize];
+        for b in 0..=self.meta.max_bucket {
+            let p = self.bucket_page(b)?;
+            if seen[p as usize] {
+                return Err(self.corrupt(p, format!("bucket {b} starts on a page already used")));
+            }
+            seen[p as usize] = true;
+            if self
+                .check_hash_page(p, window.page(self, p, true)?, true)?
+                .is_none()
+            {
+                continue;
+            }
+            let mut pgno = p;
+            loop {
+                let page = window.page(self, pgno, false)?;
+                let (h, page) = self
+                    .check_hash_page(pgno, page, false)?
+                    .ok_or_else(|| self.corrupt(pgno, "empty page in a chain"))?;
+                let mut slot = 0;
+                while slot + 1 < usize::from(h.entries) {
+                    let k = self.item(pgno, page, slot)?;
+                    let d = self.item(pgno, page, slot + 1)?;
+                    slot += 2;
+                    let off_key;
+                    let key = match k {
+                        Item::Data(k) => k,
+                        other => {
+                            off_key = self.bytes_of(pgno, other)?;
+                            &off_key[..]
+                        }
+                    };
+                    let go_on = match d {
+                        Item::Data(v) => f(key, v),
+                        Item::Off { .. } => f(key, &self.bytes_of(pgno, d)?),
+                        Item::Dups(raw) => self.dups(pgno, raw)?.iter().all(|v| f(key, v)),
+                        Item::OffDup(root) => crate::dups::read_tree(self, root)?
+                            .iter()
+                            .all(|v| f(key, v)),
+                    };
+                    if !go_on {
+                        return Ok(());
+                    }
+                }
+                if h.next == 0 {
+                    break;
+                }
+                let next = h.next;
+                if next > self.meta.last_pgno || seen[next as usize] {
+                    return Err(self.corrupt(
+                        pgno,
+                        format!("chain link to page {next} loops or leaves the file"),
+                    ));
+                }
+                seen[next as usize] = true;
+                let (nh, _) = self
+                    .check_hash_page(next, window.page(self, next, false)?, false)?
+                    .ok_or_else(|| self.corrupt(next, "empty page in a chain"))?;
+                if nh.prev != pgno {
+                    return Err(
+                        self.corrupt(next, format!("back link {} (expected {pgno})", nh.prev))
+                    );
+                }
+                pgno = next;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bytes of bucket pages [`Reader::for_each_pair`] reads at a time.
+pub const WALK_WINDOW: usize = 256 << 10;
+
+/// Consecutive pages read together by [`Reader::for_each_pair`], starting at a bucket's
+/// first page: the buckets' pages follow each other in the file.
+struct Window {
+    first: u32,
+    count: usize,
+    buf: Vec<u8>,
+}
+
+impl Window {
+    /// Page `pgno`: from the window, or (a bucket's first page) from a new window read
+    /// at it, or else from the reader's cache (chain pages lie elsewhere).
+    fn page<'w>(&'w mut self, r: &'w Reader, pgno: u32, head: bool) -> Result<&'w [u8]> {
+        let ps = r.meta.page_size;
+        let inside = |w: &Window| pgno >= w.first && ((pgno - w.first) as usize) < w.count;
+        if !inside(self) && head && pgno != 0 && pgno <= r.meta.last_pgno {
+            let left = (r.meta.last_pgno - pgno) as usize + 1;
+            let n = left.min(self.buf.len() / ps);
+            self.first = pgno;
+            self.count = r.store.read_pages(pgno, ps, &mut self.buf[..n * ps]);
+        }
+        if inside(self) {
+            let at = (pgno - self.first) as usize * ps;
+            Ok(&self.buf[at..at + ps])
+        } else {
+            r.page(pgno)
         }
     }
 }

@@ -118,6 +118,36 @@ impl Store {
             }
         }
     }
+
+    /// Copy whole pages `first, first + 1, …` (size `ps`) into `buf`, without caching
+    /// them, for a reader that goes through the file once: as many pages as `buf` holds
+    /// and the file has. Returns how many pages were copied (fewer, even 0, at the end
+    /// of the file or when reading fails; the cached [`Store::page`] then reports it).
+    pub fn read_pages(&self, first: u32, ps: usize, buf: &mut [u8]) -> usize {
+        let want = buf.len() / ps * ps;
+        let Some(start) = (first as usize).checked_mul(ps) else {
+            return 0;
+        };
+        match &self.inner {
+            Inner::Memory(b) => {
+                let n = b.len().saturating_sub(start).min(want) / ps * ps;
+                buf[..n].copy_from_slice(&b[start..start + n]);
+                n / ps
+            }
+            Inner::Disk { file, .. } => {
+                let mut got = 0;
+                while got < want {
+                    match file.read_at(&mut buf[got..want], (start + got) as u64) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+                got / ps
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -144,5 +174,13 @@ mod tests {
         }
         assert_eq!(disk.page(4, 1024), None);
         assert_eq!(mem.page(4, 1024), None);
+        for store in [&disk, &mem] {
+            let mut buf = vec![0u8; 3 * 1024 + 100];
+            assert_eq!(store.read_pages(2, 1024, &mut buf), 2);
+            assert_eq!(&buf[..2048], &bytes[2048..]);
+            assert_eq!(store.read_pages(0, 1024, &mut buf), 3);
+            assert_eq!(&buf[..3072], &bytes[..3072]);
+            assert_eq!(store.read_pages(4, 1024, &mut buf), 0);
+        }
     }
 }

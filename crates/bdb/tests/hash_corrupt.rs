@@ -15,10 +15,26 @@ fn exercise(bytes: Vec<u8>, keys: &[Vec<u8>]) -> bool {
         return true;
     };
     let mut failed = false;
+    let mut pairs = Vec::new();
+    let mut error = None;
     for item in r.iter().take(1_000_000) {
-        if item.is_err() {
-            failed = true;
+        match item {
+            Ok(p) => pairs.push(p),
+            Err(e) => {
+                failed = true;
+                error = Some(e.to_string());
+            }
         }
+    }
+    // The walk sees the same pairs, then the same error.
+    let mut walked = Vec::new();
+    let walk = r.for_each_pair(|k, v| {
+        walked.push((k.to_vec(), v.to_vec()));
+        walked.len() < 1_000_000
+    });
+    if walked.len() < 1_000_000 {
+        assert!(walked == pairs, "for_each_pair and iter differ");
+        assert_eq!(walk.err().map(|e| e.to_string()), error);
     }
     for k in keys {
         if r.get(k).is_err() {

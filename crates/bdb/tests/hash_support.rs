@@ -163,7 +163,26 @@ pub fn split_u(out: &[u8]) -> Vec<Vec<u8>> {
     v
 }
 
-/// Every pair of a reader, in order, panicking on an error.
+/// Every pair of a reader, in order, panicking on an error; [`Reader::for_each_pair`]
+/// must give the same pairs in the same order.
+///
+/// [`Reader::for_each_pair`]: cfmap_bdb::hash::Reader::for_each_pair
 pub fn read_all(r: &cfmap_bdb::hash::Reader) -> Vec<(Vec<u8>, Vec<u8>)> {
-    r.iter().collect::<Result<Vec<_>, _>>().expect("iterate")
+    let pairs = r.iter().collect::<Result<Vec<_>, _>>().expect("iterate");
+    let mut walked = Vec::with_capacity(pairs.len());
+    r.for_each_pair(|k, v| {
+        walked.push((k.to_vec(), v.to_vec()));
+        true
+    })
+    .expect("walk");
+    assert!(walked == pairs, "for_each_pair and iter differ");
+    // Stopping early stops.
+    let mut n = 0;
+    r.for_each_pair(|_, _| {
+        n += 1;
+        false
+    })
+    .expect("walk");
+    assert_eq!(n, pairs.len().min(1));
+    pairs
 }

@@ -2,7 +2,9 @@
 //! and reads it).
 //!
 //! A cdb is written once, in one go, and never updated: [`Builder`] collects records and
-//! writes the whole file; [`Reader`] looks keys up in a finished file. The crate knows
+//! writes the whole file; [`Writer`] writes each record as it comes into a seekable
+//! output and keeps only 8 bytes per record (the same bytes as [`Builder`] for the same
+//! records in the same order); [`Reader`] looks keys up in a finished file. The crate knows
 //! bytes only: no case folding, no trailing NULs, no duplicate policy beyond "keep them
 //! all, in insertion order" (what `cdb -c` does by default). Callers that want makemap's
 //! rules apply them before [`Builder::insert`].
@@ -50,7 +52,7 @@
 #![warn(missing_docs)]
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// Size of the header: 256 table entries of 8 bytes.
@@ -58,6 +60,9 @@ pub const HEADER_SIZE: u32 = 2048;
 
 /// Most bytes of hash tables [`Builder::write_to`] holds before writing them out.
 pub const TABLE_CHUNK: usize = 1 << 20;
+
+/// Bytes [`Writer`] gathers before handing them to its output in one `write`.
+pub const WRITE_BUFFER: usize = 256 << 10;
 
 /// The largest file the 32-bit offsets can describe.
 pub const MAX_FILE_SIZE: u64 = u32::MAX as u64;
@@ -393,6 +398,260 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
+/// Append hash table of `entries` (one table's (hash, position) pairs, in insertion order)
+/// to `out`: `2 × entries.len()` slots, each entry at its start slot `(hash >> 8) % len`
+/// or the next free one, as `cdb -c` places them. `slots` is scratch space.
+fn encode_table(entries: &[(u32, u32)], slots: &mut Vec<(u32, u32)>, out: &mut Vec<u8>) {
+    let len = 2 * entries.len();
+    slots.clear();
+    slots.resize(len, (0, 0));
+    let start = Remainder::new(len as u32);
+    for &(h, p) in entries {
+        let mut i = start.of(h >> 8) as usize;
+        while slots[i].1 != 0 {
+            i += 1;
+            if i == len {
+                i = 0;
+            }
+        }
+        slots[i] = (h, p);
+    }
+    let base = out.len();
+    out.resize(base + 8 * len, 0);
+    for (o, &(h, p)) in out[base..].chunks_exact_mut(8).zip(slots.iter()) {
+        o[..4].copy_from_slice(&h.to_le_bytes());
+        o[4..].copy_from_slice(&p.to_le_bytes());
+    }
+}
+
+/// `n % d` for one divisor and many `n` (32 bits), without a division each time: with
+/// `m = ⌈2⁶⁴ / d⌉`, the low 64 bits of `m·n` are the fraction `n / d` scaled by 2⁶⁴, and
+/// their product with `d`, shifted down 64 bits, is the remainder, exactly for every
+/// 32-bit `n` and `d` (Lemire, Kaser, Kurz, "Faster remainder by direct computation",
+/// 2019).
+#[derive(Clone, Copy)]
+struct Remainder {
+    d: u32,
+    m: u64,
+}
+
+impl Remainder {
+    fn new(d: u32) -> Remainder {
+        debug_assert!(d > 0);
+        Remainder {
+            d,
+            m: (u64::MAX / u64::from(d)).wrapping_add(1),
+        }
+    }
+
+    fn of(self, n: u32) -> u32 {
+        let low = self.m.wrapping_mul(u64::from(n));
+        ((u128::from(low) * u128::from(self.d)) >> 64) as u32
+    }
+}
+
+/// The 8 bytes that start a record in the file: key length, data length (u32 LE). A
+/// record is these, the key and the data ([`Writer::insert_encoded`]).
+pub fn record_head(key: &[u8], value: &[u8]) -> [u8; 8] {
+    let mut head = [0u8; 8];
+    head[..4].copy_from_slice(&(key.len() as u32).to_le_bytes());
+    head[4..].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    head
+}
+
+/// Writes a cdb record by record into a seekable output, byte for byte what [`Builder`]
+/// (and tinycdb's `cdb -c`) make of the same records in the same order.
+///
+/// The file is written front to back: a 2048-byte placeholder for the header, each
+/// record as [`insert`](Self::insert) gets it (through a buffer of [`WRITE_BUFFER`]
+/// bytes), then at [`finish`](Self::finish) the 256 hash tables; last, the writer seeks
+/// back to where it started and writes the real header. Per record it keeps only its
+/// hash and position (8 bytes), grouped by table, so memory is a fraction of the file
+/// whatever the sizes of keys and values. Until `finish` returns, what is in the output
+/// is not a valid cdb (its header is zero).
+#[derive(Debug)]
+pub struct Writer<W: Write + Seek> {
+    out: W,
+    /// Where the output was when the writer started: the header goes there.
+    start: u64,
+    /// Bytes not yet handed to `out`.
+    buf: Vec<u8>,
+    /// Offset (from `start`) of the next record.
+    pos: u64,
+    /// (hash, record offset) per table, in insertion order.
+    tables: Vec<Vec<(u32, u32)>>,
+    records: usize,
+}
+
+impl<W: Write + Seek> Writer<W> {
+    /// Start a cdb at the current position of `out` (normally an empty file).
+    pub fn new(mut out: W) -> Result<Writer<W>, Error> {
+        let start = out.stream_position()?;
+        let mut buf = Vec::with_capacity(WRITE_BUFFER);
+        buf.resize(HEADER_SIZE as usize, 0);
+        Ok(Writer {
+            out,
+            start,
+            buf,
+            pos: u64::from(HEADER_SIZE),
+            tables: vec![Vec::new(); 256],
+            records: 0,
+        })
+    }
+
+    /// Make room for about `records` records without growing the per-table lists (a
+    /// hint; inserting more is fine).
+    pub fn reserve(&mut self, records: usize) {
+        let per_table = records / 256 + records / 2048 + 8;
+        for t in &mut self.tables {
+            t.reserve(per_table.saturating_sub(t.len()));
+        }
+    }
+
+    /// Number of records inserted.
+    pub fn len(&self) -> usize {
+        self.records
+    }
+
+    /// Whether nothing was inserted.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Size of the file [`finish`](Self::finish) will have written.
+    pub fn file_size(&self) -> u64 {
+        self.pos + 16 * self.records as u64
+    }
+
+    /// Write a record after the ones already inserted. A key inserted before is kept too
+    /// (lookups find the first). A record that would take the file past 4 GiB is refused
+    /// with [`Error::TooLarge`] and nothing is written; the writer can go on.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        let size = self.file_size() + 8 + key.len() as u64 + value.len() as u64 + 16;
+        if size > MAX_FILE_SIZE {
+            return Err(Error::TooLarge {
+                size,
+                maximum: MAX_FILE_SIZE,
+            });
+        }
+        let h = hash(key);
+        self.tables[(h & 255) as usize].push((h, self.pos as u32));
+        self.records += 1;
+        self.pos += 8 + key.len() as u64 + value.len() as u64;
+        let need = 8 + key.len() + value.len();
+        if self.buf.len() + need > WRITE_BUFFER {
+            self.flush_buf()?;
+        }
+        if need > WRITE_BUFFER {
+            self.out.write_all(&record_head(key, value))?;
+            self.out.write_all(key)?;
+            self.out.write_all(value)?;
+        } else {
+            self.buf.extend_from_slice(&record_head(key, value));
+            self.buf.extend_from_slice(key);
+            self.buf.extend_from_slice(value);
+        }
+        Ok(())
+    }
+
+    /// Insert the records encoded in `records`, back to back in the file's own record
+    /// format (`klen` u32 LE, `dlen` u32 LE, key, data): the same as calling
+    /// [`insert`](Self::insert) for each, but the bytes are handed to the output as they
+    /// are. For a producer that encodes records on one thread while the writer hashes
+    /// and writes them on another. A last record cut short is [`Error::BadRecord`] and
+    /// nothing of `records` is written; a record past 4 GiB is [`Error::TooLarge`] and
+    /// nothing of `records` is written either.
+    pub fn insert_encoded(&mut self, records: &[u8]) -> Result<(), Error> {
+        let first = self.records;
+        let mark: Vec<usize> = self.tables.iter().map(Vec::len).collect();
+        let undo = |w: &mut Writer<W>, pos: u64| {
+            for (t, &n) in w.tables.iter_mut().zip(&mark) {
+                t.truncate(n);
+            }
+            w.records = first;
+            w.pos = pos;
+        };
+        let start_pos = self.pos;
+        let mut at = 0usize;
+        while at < records.len() {
+            let head = |i: usize| u32_at(records, at + i).map(|n| n as usize);
+            let (Some(klen), Some(dlen)) = (head(0), head(4)) else {
+                undo(self, start_pos);
+                return Err(Error::BadRecord {
+                    pos: u32::try_from(start_pos + at as u64).unwrap_or(u32::MAX),
+                    data_end: u32::try_from(start_pos + records.len() as u64).unwrap_or(u32::MAX),
+                });
+            };
+            let end = at + 8 + klen + dlen;
+            if klen > records.len() || dlen > records.len() || end > records.len() {
+                undo(self, start_pos);
+                return Err(Error::BadRecord {
+                    pos: u32::try_from(start_pos + at as u64).unwrap_or(u32::MAX),
+                    data_end: u32::try_from(start_pos + records.len() as u64).unwrap_or(u32::MAX),
+                });
+            }
+            let size = self.file_size() + (8 + klen + dlen) as u64 + 16;
+            if size > MAX_FILE_SIZE {
+                undo(self, start_pos);
+                return Err(Error::TooLarge {
+                    size,
+                    maximum: MAX_FILE_SIZE,
+                });
+            }
+            let h = hash(&records[at + 8..at + 8 + klen]);
+            self.tables[(h & 255) as usize].push((h, self.pos as u32));
+            self.records += 1;
+            self.pos += (8 + klen + dlen) as u64;
+            at = end;
+        }
+        // A big run of records goes out as it is, not through the buffer.
+        if self.buf.len() + records.len() > WRITE_BUFFER || records.len() >= WRITE_BUFFER / 4 {
+            self.flush_buf()?;
+        }
+        if records.len() >= WRITE_BUFFER / 4 {
+            self.out.write_all(records)?;
+        } else {
+            self.buf.extend_from_slice(records);
+        }
+        Ok(())
+    }
+
+    fn flush_buf(&mut self) -> Result<(), Error> {
+        if !self.buf.is_empty() {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Write the hash tables, then the header at the start, flush, and give the output
+    /// back (positioned just after the header).
+    pub fn finish(mut self) -> Result<W, Error> {
+        let mut header = [0u8; HEADER_SIZE as usize];
+        let mut table_pos = self.pos;
+        for (t, entries) in self.tables.iter().enumerate() {
+            let len = 2 * entries.len() as u32;
+            header[8 * t..8 * t + 4].copy_from_slice(&(table_pos as u32).to_le_bytes());
+            header[8 * t + 4..8 * t + 8].copy_from_slice(&len.to_le_bytes());
+            table_pos += 8 * u64::from(len);
+        }
+        let mut slots = Vec::new();
+        let tables = std::mem::take(&mut self.tables);
+        for entries in tables.iter().filter(|e| !e.is_empty()) {
+            if self.buf.len() + 16 * entries.len() > WRITE_BUFFER {
+                self.flush_buf()?;
+            }
+            encode_table(entries, &mut slots, &mut self.buf);
+        }
+        drop(tables);
+        self.flush_buf()?;
+        self.out.seek(SeekFrom::Start(self.start))?;
+        self.out.write_all(&header)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
 /// Collects records and writes a cdb exactly as tinycdb's `cdb -c` would.
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
@@ -430,10 +689,7 @@ impl Builder {
                 maximum: MAX_FILE_SIZE,
             });
         }
-        self.records
-            .extend_from_slice(&(key.len() as u32).to_le_bytes());
-        self.records
-            .extend_from_slice(&(value.len() as u32).to_le_bytes());
+        self.records.extend_from_slice(&record_head(key, value));
         self.records.extend_from_slice(key);
         self.records.extend_from_slice(value);
         self.entries.push((hash(key), pos as u32));
@@ -488,27 +744,11 @@ impl Builder {
             if len == 0 {
                 continue;
             }
-            slots.clear();
-            slots.resize(len, (0, 0));
-            for &(h, p) in &by_table[start[t]..start[t + 1]] {
-                let mut i = (h >> 8) as usize % len;
-                while slots[i].1 != 0 {
-                    i += 1;
-                    if i == len {
-                        i = 0;
-                    }
-                }
-                slots[i] = (h, p);
-            }
             if out.len() + 8 * len > TABLE_CHUNK && !out.is_empty() {
                 w.write_all(&out)?;
                 out.clear();
             }
-            out.reserve(8 * len);
-            for &(h, p) in &slots {
-                out.extend_from_slice(&h.to_le_bytes());
-                out.extend_from_slice(&p.to_le_bytes());
-            }
+            encode_table(&by_table[start[t]..start[t + 1]], &mut slots, &mut out);
         }
         w.write_all(&out)?;
         Ok(())
@@ -535,6 +775,32 @@ mod tests {
         assert_eq!(hash(b"cyberpromo.com"), 0x9431_41ea);
         assert_eq!(hash(b"honey@sweeties.com"), 0x0802_e010);
         assert_eq!(hash(b"user@screwedup.domain"), 0xc53a_0d4e);
+    }
+
+    #[test]
+    fn remainders_without_division() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u32
+        };
+        for d in (1..300u32).chain([2 << 20, 1 << 31, u32::MAX - 1, u32::MAX]) {
+            let r = Remainder::new(d);
+            for n in [0, 1, d - 1, d, d.wrapping_add(1), u32::MAX, u32::MAX - 1] {
+                assert_eq!(r.of(n), n % d, "{n} % {d}");
+            }
+            for _ in 0..2000 {
+                let n = next();
+                assert_eq!(r.of(n), n % d, "{n} % {d}");
+            }
+        }
+        for _ in 0..100_000 {
+            let d = next().max(1);
+            let n = next();
+            assert_eq!(Remainder::new(d).of(n), n % d, "{n} % {d}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use cfmap_cdb::{Builder, Reader};
+use cfmap_cdb::{Builder, Reader, Writer};
 use common::{keep_last, parse_map, parse_native, vectors};
 
 /// (vector, input file, built with `-r`)
@@ -50,6 +50,25 @@ fn building_reproduces_every_vector_byte_for_byte() {
         let mut again = Vec::new();
         f.read_to_end(&mut again).unwrap();
         assert!(again == want, "{name}: write_to(File) differs");
+    }
+}
+
+#[test]
+fn streaming_into_a_file_reproduces_every_vector_byte_for_byte() {
+    use std::io::{Read, Seek};
+    for &(name, input, last) in VECTORS {
+        let mut w = Writer::new(tempfile::tempfile().unwrap()).unwrap();
+        for (k, v) in input_records(input, last) {
+            w.insert(&k, &v).unwrap();
+        }
+        let size = w.file_size();
+        let mut f = w.finish().unwrap();
+        f.rewind().unwrap();
+        let mut got = Vec::new();
+        f.read_to_end(&mut got).unwrap();
+        let want = std::fs::read(vectors().join("cdb").join(format!("{name}.cdb"))).unwrap();
+        assert_eq!(size, got.len() as u64, "{name}: file_size");
+        assert!(got == want, "{name}: streamed file differs from tinycdb's");
     }
 }
 

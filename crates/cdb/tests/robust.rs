@@ -3,8 +3,9 @@
 
 mod common;
 
-use cfmap_cdb::{Builder, Error, Reader};
+use cfmap_cdb::{Builder, Error, Reader, Writer};
 use proptest::prelude::*;
+use std::io::Cursor;
 
 fn build(records: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     let mut b = Builder::new();
@@ -53,6 +54,75 @@ proptest! {
             prop_assert_eq!(r.get(k).unwrap(), Some(all[0].clone()));
             prop_assert_eq!(r.get_all(k).unwrap(), all);
         }
+    }
+
+    /// The streaming writer makes the Builder's bytes, also when the database does not
+    /// start at offset 0 of its output and with a size hint of any accuracy.
+    #[test]
+    fn streaming_equals_builder(
+        records in proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 0..8), proptest::collection::vec(any::<u8>(), 0..40)),
+            0..300,
+        ),
+        prefix in proptest::collection::vec(any::<u8>(), 0..5),
+        hint in 0usize..1000,
+    ) {
+        let mut out = Cursor::new(prefix.clone());
+        out.set_position(prefix.len() as u64);
+        let mut w = Writer::new(out).unwrap();
+        w.reserve(hint);
+        for (k, v) in &records {
+            w.insert(k, v).unwrap();
+        }
+        prop_assert_eq!(w.len(), records.len());
+        let size = w.file_size();
+        let got = w.finish().unwrap().into_inner();
+        let want = build(&records);
+        prop_assert_eq!(size, want.len() as u64);
+        prop_assert_eq!(&got[..prefix.len()], &prefix[..]);
+        prop_assert!(got[prefix.len()..] == want[..]);
+    }
+
+    /// Records handed over encoded, in chunks cut anywhere between records, make the
+    /// same file; a chunk whose last record is cut short is refused whole and changes
+    /// nothing.
+    #[test]
+    fn encoded_chunks_equal_builder(
+        records in proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 0..8), proptest::collection::vec(any::<u8>(), 0..40)),
+            0..200,
+        ),
+        cuts in proptest::collection::vec(any::<usize>(), 0..10),
+        bad_cut in any::<usize>(),
+    ) {
+        let mut w = Writer::new(Cursor::new(Vec::new())).unwrap();
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (records.len() + 1)).collect();
+        cuts.push(0);
+        cuts.push(records.len());
+        cuts.sort_unstable();
+        for pair in cuts.windows(2) {
+            let mut chunk = Vec::new();
+            let mut bounds = Vec::new();
+            for (k, v) in &records[pair[0]..pair[1]] {
+                bounds.push(chunk.len());
+                chunk.extend_from_slice(&cfmap_cdb::record_head(k, v));
+                chunk.extend_from_slice(k);
+                chunk.extend_from_slice(v);
+            }
+            bounds.push(chunk.len());
+            if bounds.len() > 1 {
+                // A cut strictly inside one of the records.
+                let r = bad_cut % (bounds.len() - 1);
+                let len = bounds[r + 1] - bounds[r];
+                let cut = bounds[r] + 1 + (bad_cut / 7) % (len - 1);
+                let refused = w.insert_encoded(&chunk[..cut]).unwrap_err();
+                let bad_record = matches!(refused, Error::BadRecord { .. });
+                prop_assert!(bad_record);
+            }
+            w.insert_encoded(&chunk).unwrap();
+        }
+        prop_assert_eq!(w.len(), records.len());
+        prop_assert!(w.finish().unwrap().into_inner() == build(&records));
     }
 
     #[test]
@@ -158,4 +228,20 @@ fn open_reports_missing_files() {
         Reader::open(dir.path().join("nope.cdb")),
         Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound
     ));
+}
+
+#[test]
+fn streaming_records_larger_than_the_buffer() {
+    // Values around and above the write buffer go straight to the output.
+    let big = cfmap_cdb::WRITE_BUFFER;
+    let records: Vec<(Vec<u8>, Vec<u8>)> = [10, big - 20, big, 3 * big + 7, 5, big - 8]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (format!("k{i}").into_bytes(), vec![i as u8; n]))
+        .collect();
+    let mut w = Writer::new(Cursor::new(Vec::new())).unwrap();
+    for (k, v) in &records {
+        w.insert(k, v).unwrap();
+    }
+    assert!(w.finish().unwrap().into_inner() == build(&records));
 }
