@@ -181,6 +181,8 @@ pub struct Session<'a> {
     pub(crate) scan_cache: ScanCache,
     /// The matcher's buffer for `$=X` phrases.
     pub(crate) phrase: std::cell::RefCell<Vec<u8>>,
+    /// The configuration's ruleset names and numbers, for lookups by name.
+    ruleset_numbers: std::collections::HashMap<Vec<u8>, u16, token::FastState>,
     /// Map names (lasting tokens) already resolved to a map.
     map_cache: std::collections::HashMap<Token, Option<usize>, token::FastState>,
     /// `$>` targets already resolved to a ruleset number.
@@ -447,6 +449,11 @@ impl<'a> Session<'a> {
             bindings_pool: Vec::new(),
             ruleset_cache: std::collections::HashMap::default(),
             map_cache: std::collections::HashMap::default(),
+            ruleset_numbers: ir
+                .ruleset_names
+                .iter()
+                .map(|(k, &v)| (k.clone(), v))
+                .collect(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
             scan_cache: ScanCache::default(),
         };
@@ -634,7 +641,7 @@ impl<'a> Session<'a> {
             self.invalid_ruleset_name(p);
             return None;
         }
-        self.ir.ruleset_names.get(&p[..len]).copied()
+        self.ruleset_numbers.get(&p[..len]).copied()
     }
 
     fn invalid_ruleset_name(&mut self, p: &[u8]) {
