@@ -12,6 +12,9 @@ use crate::sysexits as ex;
 
 /// Longest address `-bt` accepts (MAXNAME - 1).
 const MAX_ADDRESS: usize = 255;
+
+/// How many tokens test lines may leave in the token table before they are forgotten.
+const SCRATCH_TOKENS: usize = 1 << 14;
 /// Input lines are read into a buffer of this size (MAXLINE).
 pub const LINE_BUFFER: usize = 2048;
 
@@ -29,9 +32,10 @@ pub enum Flow {
 impl Session<'_> {
     /// Run one input line (without its newline); output accumulates in the session.
     pub fn command(&mut self, line: &[u8]) -> Flow {
-        // The last line's tokens go (a case's result was taken before this line).
+        // Earlier lines' tokens go once there are many (a case's result was taken
+        // before this line).
         self.last = None;
-        self.toks.release();
+        self.toks.release_beyond(SCRATCH_TOKENS);
         self.maps.next_command();
         let line = match line.iter().position(|&b| b == 0) {
             Some(p) => &line[..p],

@@ -283,6 +283,17 @@ impl TokenTable {
         }
     }
 
+    /// [`TokenTable::release`] once more than `limit` tokens were made since the mark:
+    /// tokens that come back line after line (domains, map results) are then found
+    /// instead of made again, and the table still cannot grow without bound.
+    pub fn release_beyond(&mut self, limit: usize) {
+        if let Some(mark) = self.mark
+            && self.entries.len() - mark > limit
+        {
+            self.release();
+        }
+    }
+
     /// Whether `t` stays at [`TokenTable::release`].
     pub fn is_lasting(&self, t: Token) -> bool {
         self.mark.is_none_or(|m| t.index() < m)
@@ -419,7 +430,10 @@ mod tests {
         assert_eq!(t.intern(b"config"), kept);
         assert!(t.is_lasting(kept) && !t.is_lasting(temp));
         assert!(!t.is_lasting(t.fold(temp)));
-        t.release();
+        t.release_beyond(2);
+        assert_eq!(t.intern(b"Input"), temp, "two tokens since the mark: kept");
+        t.intern(b"more");
+        t.release_beyond(2);
         assert_eq!(t.text(kept), b"config");
         let again = t.intern(b"other");
         assert_eq!(again, temp, "the released ids are used again");
