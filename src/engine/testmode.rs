@@ -14,7 +14,7 @@ use crate::sysexits as ex;
 const MAX_ADDRESS: usize = 255;
 
 /// How many tokens test lines may leave in the token table before they are forgotten.
-const SCRATCH_TOKENS: usize = 1 << 14;
+const SCRATCH_TOKENS: usize = 1 << 12;
 /// Input lines are read into a buffer of this size (MAXLINE).
 pub const LINE_BUFFER: usize = 2048;
 
