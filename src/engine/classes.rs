@@ -4,8 +4,8 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::engine::token::FastState;
 use crate::ir::MacroId;
 
 const STABSIZE: u32 = 2003;
@@ -23,28 +23,11 @@ struct Word {
     bits: [u64; 4],
 }
 
-/// A small multiply-and-rotate hash for short byte strings (the words are not chosen by
-/// an adversary: they come from the configuration).
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// Every class's members.
 #[derive(Debug, Clone)]
 pub struct ClassTable {
     /// Lower-cased word → symbol.
-    words: HashMap<Vec<u8>, Word, BuildHasherDefault<WordHasher>>,
+    words: HashMap<Vec<u8>, Word, FastState>,
     next_seq: u32,
     /// The longest member of each class, in bytes: a longer phrase cannot be one.
     longest: Vec<usize>,
@@ -76,12 +59,6 @@ impl Default for ClassTable {
             generation: 1,
             sorted: RefCell::new(vec![(0, Vec::new()); 256]),
         }
-    }
-}
-
-impl std::fmt::Debug for WordHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WordHasher")
     }
 }
 

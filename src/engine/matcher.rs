@@ -158,6 +158,13 @@ fn wildcard_end(ops: &[Op], i: usize, folded: &[Token], least: usize) -> Option<
     }
 }
 
+/// Bind operation `op` to workspace tokens `*k..end` and move on after them.
+fn bind(bindings: &mut Vec<Binding>, op: usize, end: usize, k: &mut usize) -> bool {
+    bindings.push(Binding { op, start: *k, end });
+    *k = end;
+    true
+}
+
 /// Match `ops` against the whole workspace; on success `bindings` holds the bindings in
 /// `$1`… order.
 /// `folded` is `ws` case-folded.
@@ -181,53 +188,19 @@ pub fn match_lhs(
         } else {
             match &ops[i] {
                 Op::Class(id) => match extend_class(ctx, *id, ws, k, k) {
-                    Some(end) => {
-                        bindings.push(Binding {
-                            op: i,
-                            start: k,
-                            end,
-                        });
-                        k = end;
-                        true
-                    }
+                    Some(end) => bind(bindings, i, end, &mut k),
                     None => false,
                 },
                 Op::NotClass(id) => {
-                    if ctx.toks.in_class(ws[k], *id, ctx.classes) {
-                        false
-                    } else {
-                        bindings.push(Binding {
-                            op: i,
-                            start: k,
-                            end: k + 1,
-                        });
-                        k += 1;
-                        true
-                    }
+                    !ctx.toks.in_class(ws[k], *id, ctx.classes) && bind(bindings, i, k + 1, &mut k)
                 }
-                Op::One => {
-                    bindings.push(Binding {
-                        op: i,
-                        start: k,
-                        end: k + 1,
-                    });
-                    k += 1;
-                    true
-                }
+                Op::One => bind(bindings, i, k + 1, &mut k),
                 Op::OneOrMore | Op::ZeroOrMore => {
                     // sendmail binds the fewest tokens and grows one at a time; where
                     // the next step can only succeed at one place, start there.
                     let least = if ops[i] == Op::OneOrMore { k + 1 } else { k };
                     match wildcard_end(ops, i, folded, least) {
-                        Some(end) => {
-                            bindings.push(Binding {
-                                op: i,
-                                start: k,
-                                end,
-                            });
-                            k = end;
-                            true
-                        }
+                        Some(end) => bind(bindings, i, end, &mut k),
                         None => false,
                     }
                 }
