@@ -183,3 +183,40 @@ fn errors_and_exit_statuses() {
     let (_, _, code) = cfmap_in(d.path(), &["makemap", "cdb"], b"");
     assert_eq!(code, 64);
 }
+
+/// A write that fails in the middle of a streamed build (here the file-size limit, the
+/// same error path as a full disk, reached after the writing thread has started): exit
+/// 74 with the map's name, the old map answers as before, and no temporary is left.
+#[test]
+fn a_write_error_mid_build_keeps_the_old_map() {
+    let d = tempfile::tempdir().unwrap();
+    let (_, err, code) = cfmap_in(d.path(), &["makemap", "cdb", "m"], b"old value\n");
+    assert_eq!(code, 0, "{err}");
+    let before = std::fs::read(d.path().join("m.cdb")).unwrap();
+    // About 6 MB of cdb: well past the 256 KiB at which the writing thread takes over.
+    let mut src = Vec::new();
+    for i in 0..200_000 {
+        writeln!(src, "host{i:08}.example.net OK").unwrap();
+    }
+    std::fs::write(d.path().join("src"), &src).unwrap();
+    // A file-size limit of 2,048 blocks (1 or 2 MiB, as the shell counts them); the
+    // signal the limit raises is ignored, so the write fails with EFBIG instead.
+    let out = Command::new("sh")
+        .current_dir(d.path())
+        .args([
+            "-c",
+            r#"trap '' XFSZ; ulimit -f 2048 && exec "$0" makemap cdb m < src"#,
+            env!("CARGO_BIN_EXE_cfmap"),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    // makemap's wording for a failed write of the map.
+    assert!(err.contains("close(m): File too large"), "{err}");
+    assert_eq!(std::fs::read(d.path().join("m.cdb")).unwrap(), before);
+    assert_eq!(names_in(d.path()), ["m.cdb", "src"]);
+    let (dump, _, code) = cfmap_in(d.path(), &["dump", "cdb", "m"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(String::from_utf8_lossy(&dump), "old\tvalue\n");
+}
