@@ -164,8 +164,7 @@ pub struct TokenTable {
     bytes: Vec<u8>,
     classes: Vec<ClassCache>,
     index: Index,
-    /// Tokens since the mark (and where the mark is, once set).
-    scratch: Index,
+    /// Where the tokens that go at a release begin, once set.
     mark: Option<usize>,
 }
 
@@ -183,7 +182,6 @@ impl TokenTable {
             bytes: vec![0; PAD],
             classes: Vec::with_capacity(4096),
             index: Index::default(),
-            scratch: Index::default(),
             mark: None,
         };
         for b in 0..=255u8 {
@@ -214,12 +212,8 @@ impl TokenTable {
         });
         self.classes.push(ClassCache::default());
         if text.len() != 1 {
-            let index = if self.mark.is_some() {
-                &mut self.scratch
-            } else {
-                &mut self.index
-            };
-            if let Some(_first) = index.by_hash.get(&h) {
+            let index = &mut self.index;
+            if index.by_hash.contains_key(&h) {
                 index.clashes.push((h, id));
             } else {
                 index.by_hash.insert(h, id);
@@ -249,11 +243,6 @@ impl TokenTable {
         if let Some(t) = self.find(&self.index, text, h) {
             return t;
         }
-        if self.mark.is_some()
-            && let Some(t) = self.find(&self.scratch, text, h)
-        {
-            return t;
-        }
         let id = self.push(text, h);
         if text.iter().any(u8::is_ascii_uppercase) {
             let fold = self.intern(&text.to_ascii_lowercase());
@@ -273,13 +262,22 @@ impl TokenTable {
         if let Some(mark) = self.mark
             && self.entries.len() > mark
         {
+            // Out of the index first (a hash taken first by a lasting token keeps it).
+            for id in mark..self.entries.len() {
+                let t = Token(id as u32);
+                if self.entries[id].len != 1 {
+                    let h = hash_bytes(0, self.text(t));
+                    if self.index.by_hash.get(&h) == Some(&t) {
+                        self.index.by_hash.remove(&h);
+                    }
+                }
+            }
+            self.index.clashes.retain(|&(_, t)| (t.index()) < mark);
             let start = self.entries[mark].start as usize;
             self.entries.truncate(mark);
             self.classes.truncate(mark);
             self.bytes.truncate(start);
             self.bytes.extend_from_slice(&[0; PAD]);
-            self.scratch.by_hash.clear();
-            self.scratch.clashes.clear();
         }
     }
 
