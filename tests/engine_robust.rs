@@ -85,3 +85,37 @@ fn limits_stop_runaway_rulesets() {
         "{text}"
     );
 }
+
+/// A long run forgets its test lines' tokens now and then (the token table keeps at
+/// most a few thousand of them): every line must still print what it prints in a fresh
+/// session. 6,000 lines of unique words go past that limit several times.
+#[test]
+fn a_long_run_prints_what_fresh_sessions_print() {
+    let lines: Vec<Vec<u8>> = (0..6000)
+        .map(|i| {
+            let l = match i % 4 {
+                0 => format!("3,0 User{i} <u{i}@Host{i}.foo.com>"),
+                1 => format!("cls w{i} a.b x{i}"),
+                2 => format!("calls V{i}@z{i}"),
+                _ => format!("maps k{i}"),
+            };
+            l.into_bytes()
+        })
+        .collect();
+    let together = session_run(&lines);
+    let mut apart = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let one = session_run(std::slice::from_ref(l));
+        // A fresh session prints the banner-free start of the config first (nothing
+        // here) and then the line: the same bytes as the line in the long run.
+        if i == 0 {
+            apart.extend(one);
+        } else {
+            apart.extend(one.into_iter().skip(session_run(&[]).len()));
+        }
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&together),
+        String::from_utf8_lossy(&apart)
+    );
+}
