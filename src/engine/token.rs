@@ -213,10 +213,11 @@ impl TokenTable {
         self.classes.push(ClassCache::default());
         if text.len() != 1 {
             let index = &mut self.index;
-            if index.by_hash.contains_key(&h) {
-                index.clashes.push((h, id));
-            } else {
-                index.by_hash.insert(h, id);
+            match index.by_hash.entry(h) {
+                std::collections::hash_map::Entry::Occupied(_) => index.clashes.push((h, id)),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                }
             }
         }
         id
