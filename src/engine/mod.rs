@@ -172,8 +172,9 @@ pub struct Session<'a> {
     pub(crate) help: Option<Vec<u8>>,
     /// Every token the session has seen.
     pub(crate) toks: TokenTable,
-    /// Each ruleset's rules compiled against `toks`, made on first use (by number).
-    compiled: Vec<Option<std::rc::Rc<Vec<Compiled>>>>,
+    /// Each ruleset's rules compiled against `toks` when the session starts, by number
+    /// (empty for a number the configuration does not define).
+    compiled: Vec<std::rc::Rc<[Compiled]>>,
     /// Emptied workspaces and binding lists, kept for their buffers.
     pool: Vec<Workspace>,
     pub(crate) bindings_pool: Vec<Vec<matcher::Binding>>,
@@ -233,6 +234,24 @@ impl MapEnv for Env<'_> {
 fn push_message(out: &mut Vec<u8>, text: &[u8]) {
     out.extend(text.iter().map(|b| b & 0x7F));
     out.push(b'\n');
+}
+
+/// Token `t` as sendmail's `xputs` prints it; a short printable one is copied as one
+/// fixed-size block from the token arena, then cut to its length.
+// Inlined: it is the inner loop of every trace line.
+#[inline(always)]
+fn put_token(out: &mut Vec<u8>, toks: &TokenTable, t: Token, macros: &MacroTable) {
+    if !toks.plain(t) {
+        return xputs_into(out, toks.text(t), macros);
+    }
+    match toks.short_text(t) {
+        Some((block, len)) => {
+            let end = out.len() + len;
+            out.extend_from_slice(block);
+            out.truncate(end);
+        }
+        None => out.extend_from_slice(toks.text(t)),
+    }
 }
 
 /// Bytes as sendmail's `xputs` prints them.
@@ -458,30 +477,29 @@ impl<'a> Session<'a> {
             scan_cache: ScanCache::default(),
         };
         // Every ruleset's tokens are made now, to last; test lines' tokens come later
-        // and go line by line.
-        for &rs in ir.rulesets.keys() {
-            session.compiled(rs);
+        // and go in bulk (TokenTable::release_beyond).
+        let top = ir
+            .rulesets
+            .keys()
+            .map(|&rs| rs as usize + 1)
+            .max()
+            .unwrap_or(0);
+        session.compiled = vec![std::rc::Rc::from([]); top];
+        for (&rs, set) in &ir.rulesets {
+            let toks = &mut session.toks;
+            session.compiled[rs as usize] =
+                set.rules.iter().map(|r| Compiled::new(r, toks)).collect();
         }
         session.toks.set_mark();
         session
     }
 
-    /// What the rewrite loop keeps of ruleset `rs`'s rules, made on first use.
-    pub(crate) fn compiled(&mut self, rs: u16) -> std::rc::Rc<Vec<Compiled>> {
-        let i = rs as usize;
-        if let Some(Some(c)) = self.compiled.get(i) {
-            return c.clone();
-        }
-        let ir = self.ir;
-        let toks = &mut self.toks;
-        let made = std::rc::Rc::new(ir.rulesets.get(&rs).map_or_else(Vec::new, |set| {
-            set.rules.iter().map(|r| Compiled::new(r, toks)).collect()
-        }));
-        if self.compiled.len() <= i {
-            self.compiled.resize(i + 1, None);
-        }
-        self.compiled[i] = Some(made.clone());
-        made
+    /// What the rewrite loop keeps of ruleset `rs`'s rules (none for an undefined one).
+    pub(crate) fn compiled(&self, rs: u16) -> std::rc::Rc<[Compiled]> {
+        self.compiled
+            .get(rs as usize)
+            .cloned()
+            .unwrap_or_else(|| std::rc::Rc::from([]))
     }
 
     /// An empty workspace (with a buffer from the pool when there is one).
@@ -500,7 +518,7 @@ impl<'a> Session<'a> {
         if let Some(&rs) = self.ruleset_cache.get(&target) {
             return Some(rs);
         }
-        let text = self.toks.shared(target);
+        let text = self.toks.text(target).to_vec();
         let rs = self.find_ruleset(&text)?;
         if self.toks.is_lasting(target) {
             self.ruleset_cache.insert(target, rs);
@@ -554,33 +572,15 @@ impl<'a> Session<'a> {
         out.extend_from_slice(&BLANKS[..16 - n.len()]);
         out.extend_from_slice(label.as_bytes());
         for &t in ws {
-            if self.toks.plain(t) {
-                out.push(b' ');
-                match self.toks.short_text(t) {
-                    Some((block, len)) => {
-                        let end = out.len() + len;
-                        out.extend_from_slice(block);
-                        out.truncate(end);
-                    }
-                    None => out.extend_from_slice(self.toks.text(t)),
-                }
-            } else {
-                let text = self.toks.text(t);
-                out.push(b' ');
-                xputs_into(out, text, &self.macros);
-            }
+            out.push(b' ');
+            put_token(out, &self.toks, t, &self.macros);
         }
         out.push(b'\n');
     }
 
     /// A workspace token as sendmail's `xputs` prints it.
     pub(crate) fn xputs_token(&mut self, t: Token) {
-        let text = self.toks.text(t);
-        if self.toks.plain(t) {
-            self.out.extend_from_slice(text);
-        } else {
-            xputs_into(&mut self.out, text, &self.macros);
-        }
+        put_token(&mut self.out, &self.toks, t, &self.macros);
     }
 
     /// A token as sendmail's `xputs` prints it.

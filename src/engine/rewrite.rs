@@ -510,7 +510,7 @@ impl Session<'_> {
                 let rs = match self.ruleset_of(nv[j + 1]) {
                     Some(rs) => rs,
                     None => {
-                        let target = self.toks.shared(nv[j + 1]);
+                        let target = self.toks.text(nv[j + 1]).to_vec();
                         self.message(&format!(
                             "Unknown ruleset {}",
                             String::from_utf8_lossy(&target)

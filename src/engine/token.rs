@@ -8,7 +8,6 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::rc::Rc;
 
 use crate::engine::classes::ClassTable;
 use crate::ir::MacroId;
@@ -316,11 +315,6 @@ impl TokenTable {
         let start = e.start as usize;
         let block = self.bytes[start..start + PAD].try_into().ok()?;
         Some((block, len))
-    }
-
-    /// The bytes of `t`, copied (to keep while the table changes).
-    pub fn shared(&self, t: Token) -> Rc<[u8]> {
-        Rc::from(self.text(t))
     }
 
     /// The bytes of each token of `ws`, in order.
