@@ -140,12 +140,7 @@ impl ClassTable {
 
     /// Whether `word` is in class `id`, compared ASCII case-insensitively (wordinclass).
     pub fn contains(&self, id: MacroId, word: &[u8]) -> bool {
-        let hit = |w: &Word| w.bits[(id >> 6) as usize] & (1 << (id & 63)) != 0;
-        if word.iter().any(u8::is_ascii_uppercase) {
-            self.words.get(&word.to_ascii_lowercase()).is_some_and(hit)
-        } else {
-            self.words.get(word).is_some_and(hit)
-        }
+        self.bits(word)[(id >> 6) as usize] & (1 << (id & 63)) != 0
     }
 
     /// The members of class `id` in symbol-table order.
