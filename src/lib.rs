@@ -18,5 +18,6 @@ pub mod meta;
 pub mod migrate;
 pub mod prescan;
 pub mod serve;
+mod shorthash;
 pub mod sysexits;
 pub mod verify;

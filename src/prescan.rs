@@ -223,15 +223,33 @@ pub fn prescan(input: &[u8], tables: &Tables, mode: Mode) -> Scan {
 
 /// Split `input` into tokens made by `make(bytes, start, end)`: callers that keep tokens
 /// in another form build them once, from the scanner's own buffer.
-#[allow(unused_assignments)] // the token macros set state that a later byte may not read
 pub fn prescan_with<T>(
     input: &[u8],
     tables: &Tables,
     mode: Mode,
+    make: impl FnMut(&[u8], usize, usize) -> T,
+) -> ScanOf<T> {
+    prescan_into(
+        input,
+        tables,
+        mode,
+        Vec::with_capacity(input.len() / 2 + 1),
+        make,
+    )
+}
+
+/// [`prescan_with`] into `tokens` (emptied first), whose buffer the scan keeps.
+#[allow(unused_assignments)] // the token macros set state that a later byte may not read
+pub fn prescan_into<T>(
+    input: &[u8],
+    tables: &Tables,
+    mode: Mode,
+    mut tokens: Vec<T>,
     mut make: impl FnMut(&[u8], usize, usize) -> T,
 ) -> ScanOf<T> {
+    tokens.clear();
     let mut scan: ScanOf<T> = ScanOf {
-        tokens: Vec::with_capacity(input.len() / 2 + 1),
+        tokens,
         ..ScanOf::default()
     };
     let mut state = Class::Atm;

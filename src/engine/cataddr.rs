@@ -18,6 +18,19 @@ pub fn cataddr<'t>(
     size: usize,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
+    cataddr_into(&mut out, tokens, tables, spacesub, external, size);
+    out
+}
+
+/// [`cataddr`] appending to `out`.
+pub fn cataddr_into<'t>(
+    out: &mut Vec<u8>,
+    tokens: impl IntoIterator<Item = &'t [u8]>,
+    tables: &Tables,
+    spacesub: u8,
+    external: bool,
+    size: usize,
+) {
     // sendmail keeps two bytes back and stops as soon as the budget reaches zero.
     let mut sz = size as isize - 2;
     let mut prev_atom = false;
@@ -32,6 +45,13 @@ pub fn cataddr<'t>(
             if sz <= 0 {
                 break;
             }
+        }
+        // The whole token at once when it fits and has nothing to unquote.
+        if (tok.len() as isize) < sz && !(external && tok.contains(&meta::METAQUOTE)) {
+            out.extend_from_slice(tok);
+            sz -= tok.len() as isize;
+            prev_atom = atom;
+            continue;
         }
         let mut i = 0;
         while i < tok.len() {
@@ -50,7 +70,6 @@ pub fn cataddr<'t>(
         }
         prev_atom = atom;
     }
-    out
 }
 
 #[cfg(test)]
@@ -92,5 +111,73 @@ mod tests {
             cataddr(toks.iter().copied(), &t(), b' ', false, MAXKEY),
             [b'a', meta::METAQUOTE, 0x90, b'b']
         );
+    }
+
+    /// sendmail's loop as written: one byte and one budget step at a time.
+    fn byte_by_byte(toks: &[&[u8]], spacesub: u8, external: bool, size: usize) -> Vec<u8> {
+        let tables = t();
+        let mut out = Vec::new();
+        let mut sz = size as isize - 2;
+        let mut prev_atom = false;
+        'outer: for tok in toks {
+            if sz <= 0 {
+                break;
+            }
+            let atom = tok.first().is_some_and(|&b| tables.is_atom_start(b));
+            if prev_atom && atom {
+                out.push(spacesub);
+                sz -= 1;
+                if sz <= 0 {
+                    break;
+                }
+            }
+            let mut i = 0;
+            while i < tok.len() {
+                sz -= 1;
+                if sz <= 0 {
+                    break 'outer;
+                }
+                let c = tok[i];
+                i += 1;
+                if c == meta::METAQUOTE && external && i < tok.len() {
+                    out.push(tok[i]);
+                    i += 1;
+                } else {
+                    out.push(c);
+                }
+            }
+            prev_atom = atom;
+        }
+        out
+    }
+
+    #[test]
+    fn whole_tokens_cut_where_the_byte_loop_cuts() {
+        let q = meta::METAQUOTE;
+        let pool: Vec<Vec<u8>> = vec![
+            b"a".to_vec(),
+            b"abc".to_vec(),
+            b"@".to_vec(),
+            b"example".to_vec(),
+            vec![b'x', q, 0x90, b'y'],
+            vec![q],
+            b"".to_vec(),
+            b"\"q z\"".to_vec(),
+        ];
+        for n in 0..pool.len() * pool.len() * pool.len() {
+            let toks: Vec<&[u8]> = [n % 8, n / 8 % 8, n / 64 % 8]
+                .iter()
+                .map(|&i| pool[i].as_slice())
+                .collect();
+            for size in 0..24 {
+                for external in [false, true] {
+                    assert_eq!(
+                        cataddr(toks.iter().copied(), &t(), b'.', external, size),
+                        byte_by_byte(&toks, b'.', external, size),
+                        "{toks:?} size {size} external {external}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -32,6 +32,7 @@ pub use token::{Token, TokenTable};
 
 use matcher::Op;
 use rewrite::Part;
+use token::PAD;
 
 /// A rule as the rewrite loop uses it: its left-hand side with interned literals and
 /// the cheap tests that rule a workspace out before the backtracking match, and its
@@ -180,6 +181,11 @@ pub struct Session<'a> {
     pub(crate) bindings_pool: Vec<Vec<matcher::Binding>>,
     /// Values already tokenized into lasting tokens, by table and bytes.
     pub(crate) scan_cache: ScanCache,
+    /// Scratch room for trace lines' tokens (see `trace_line`).
+    trace_room: Vec<u8>,
+    /// A lookup's key and arguments, and its default, joined (kept for their buffers).
+    pub(crate) lookup_av: Vec<Vec<u8>>,
+    pub(crate) lookup_default: Vec<u8>,
     /// The matcher's buffer for `$=X` phrases.
     pub(crate) phrase: std::cell::RefCell<Vec<u8>>,
     /// The configuration's ruleset names and numbers, for lookups by name.
@@ -473,6 +479,9 @@ impl<'a> Session<'a> {
                 .iter()
                 .map(|(k, &v)| (k.clone(), v))
                 .collect(),
+            lookup_av: Vec::new(),
+            lookup_default: Vec::new(),
+            trace_room: Vec::new(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
             scan_cache: ScanCache::default(),
         };
@@ -571,9 +580,34 @@ impl<'a> Session<'a> {
         out.extend_from_slice(n);
         out.extend_from_slice(&BLANKS[..16 - n.len()]);
         out.extend_from_slice(label.as_bytes());
-        for &t in ws {
-            out.push(b' ');
-            put_token(out, &self.toks, t, &self.macros);
+        let toks = &self.toks;
+        let room = &mut self.trace_room;
+        let mut rest = ws;
+        while !rest.is_empty() {
+            // Short printable tokens go as fixed-size blocks into a scratch line (kept
+            // between calls, so never zeroed again); the first other token goes the
+            // long way.
+            let need = rest.len() * (PAD + 1);
+            if room.len() < need {
+                room.resize(need, 0);
+            }
+            let (mut at, mut done) = (0, 0);
+            for &t in rest {
+                let Some((block, len)) = toks.short_plain(t) else {
+                    break;
+                };
+                room[at] = b' ';
+                room[at + 1..at + 1 + PAD].copy_from_slice(block);
+                at += 1 + len;
+                done += 1;
+            }
+            out.extend_from_slice(&room[..at]);
+            rest = &rest[done..];
+            if let Some((&t, tail)) = rest.split_first() {
+                out.push(b' ');
+                put_token(out, toks, t, &self.macros);
+                rest = tail;
+            }
         }
         out.push(b'\n');
     }

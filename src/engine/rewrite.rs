@@ -3,7 +3,7 @@
 //! left to right, then `$>` calls right to left), and print the trace lines `-bt` shows.
 
 use crate::engine::Session;
-use crate::engine::cataddr::{MAXKEY, cataddr};
+use crate::engine::cataddr::{MAXKEY, cataddr_into};
 use crate::engine::matcher::{Binding, MatchCtx, match_lhs};
 use crate::engine::token::{Token, TokenTable};
 use crate::ir::Prefix;
@@ -289,10 +289,18 @@ impl Session<'_> {
             // Split key / args / default up to the end token.
             let key_start = j;
             let mut key_end: Option<usize> = None;
-            let mut args: Vec<Vec<u8>> = Vec::new();
+            // The first MAX_MAP_ARGS arguments (sendmail drops the others).
+            let mut arg_spans = [(0usize, 0usize); MAX_MAP_ARGS];
+            let mut nargs = 0usize;
             let mut arg_start: Option<usize> = None;
             let mut default: Option<(usize, usize)> = None;
             let mut default_start: Option<usize> = None;
+            let mut end_arg = |s: usize, e: usize| {
+                if nargs < MAX_MAP_ARGS {
+                    arg_spans[nargs] = (s, e);
+                    nargs += 1;
+                }
+            };
             while j < nv.len() && !nv[j].is(end_tok) {
                 let sep_host = nv[j].is(meta::CANONHOST);
                 let sep_user = nv[j].is(meta::CANONUSER);
@@ -307,14 +315,7 @@ impl Session<'_> {
                     default = Some((s, j));
                 }
                 if let Some(s) = arg_start.take() {
-                    let a = cataddr(
-                        self.toks.texts(&nv[s..j]),
-                        &self.ir.tables,
-                        self.blank_sub,
-                        true,
-                        PSBUFSIZE,
-                    );
-                    args.push(a);
+                    end_arg(s, j);
                 }
                 if sep_host {
                     arg_start = Some(j + 1);
@@ -324,89 +325,83 @@ impl Session<'_> {
                 j += 1;
             }
             let seg_end = j;
-            if key_end.is_none() {
-                key_end = Some(seg_end);
-            }
             if let Some(s) = default_start.take() {
                 default = Some((s, seg_end));
             }
             if let Some(s) = arg_start.take() {
-                let a = cataddr(
-                    self.toks.texts(&nv[s..seg_end]),
-                    &self.ir.tables,
-                    self.blank_sub,
-                    true,
-                    PSBUFSIZE,
-                );
-                args.push(a);
+                end_arg(s, seg_end);
             }
-            args.truncate(MAX_MAP_ARGS);
             let after = if j < nv.len() { j + 1 } else { j };
             let key_end = key_end.unwrap_or(seg_end);
             let space_sub = match map {
                 Some(ix) => self.map_space_sub(ix),
                 None => self.blank_sub,
             };
-            let key = cataddr(
-                self.toks.texts(&nv[key_start..key_end]),
-                &self.ir.tables,
-                space_sub,
-                true,
-                MAXKEY,
+            // The key is `%0`, the first of the arguments; the buffers are kept.
+            let mut av = std::mem::take(&mut self.lookup_av);
+            av.resize_with(nargs + 1, Vec::new);
+            let spans = std::iter::once((key_start, key_end, space_sub, MAXKEY)).chain(
+                arg_spans[..nargs]
+                    .iter()
+                    .map(|&(s, e)| (s, e, self.blank_sub, PSBUFSIZE)),
             );
+            for ((s, e, sub, size), buf) in spans.zip(av.iter_mut()) {
+                buf.clear();
+                cataddr_into(
+                    buf,
+                    self.toks.texts(&nv[s..e]),
+                    &self.ir.tables,
+                    sub,
+                    true,
+                    size,
+                );
+            }
             looked_up = true;
             let (value, status) = match map {
-                Some(ix) => self.map_lookup(ix, key, args),
+                Some(ix) => self.map_lookup(ix, &mut av[..=nargs]),
                 None => (None, ex::OK),
             };
+            self.lookup_av = av;
             if status == ex::TEMPFAIL {
                 rstat = ex::TEMPFAIL;
             }
-            let external = value.is_some();
-            let replacement: Option<Vec<u8>> = match value {
-                Some(v) => Some(v),
-                None => default.map(|(s, e)| {
-                    cataddr(
+            let mut new_toks = self.take_ws();
+            let scanned = match (value, default) {
+                (Some(v), _) if v.is_empty() => true,
+                (Some(v), _) => self.scan_value_into(&v, Table::External, &mut new_toks),
+                (None, Some((s, e))) => {
+                    let mut r = std::mem::take(&mut self.lookup_default);
+                    r.clear();
+                    cataddr_into(
+                        &mut r,
                         self.toks.texts(&nv[s..e]),
                         &self.ir.tables,
                         self.blank_sub,
                         false,
                         MAXKEY,
-                    )
-                }),
-            };
-            let new_toks: Workspace = match replacement {
-                None => nv[key_start..key_end].to_vec(),
-                Some(r) if r.is_empty() => Vec::new(),
-                Some(r) => {
-                    let table = if external {
-                        Table::External
-                    } else {
-                        Table::Internal
-                    };
-                    match self.scan_value(&r, table) {
-                        Some(t) => t,
-                        None => return Err(Abort(ex::DATAERR)),
-                    }
+                    );
+                    let ok =
+                        r.is_empty() || self.scan_value_into(&r, Table::Internal, &mut new_toks);
+                    self.lookup_default = r;
+                    ok
+                }
+                (None, None) => {
+                    new_toks.extend_from_slice(&nv[key_start..key_end]);
+                    true
                 }
             };
-            let mut tail = self.take_ws();
-            tail.extend_from_slice(&nv[after..]);
-            nv.truncate(begin);
-            for t in new_toks {
-                nv.push(t);
-                if nv.len() >= maxatom {
-                    return Err(self.too_long());
-                }
+            if !scanned {
+                return Err(Abort(ex::DATAERR));
             }
-            i = nv.len();
-            for &t in &tail {
-                nv.push(t);
-                if nv.len() >= maxatom {
-                    return Err(self.too_long());
-                }
+            // Each token put in place counts against the limit, sendmail stopping at
+            // the first that reaches it.
+            let added = new_toks.len() + (nv.len() - after);
+            if added > 0 && begin + added >= maxatom {
+                return Err(self.too_long());
             }
-            self.give_ws(tail);
+            i = begin + new_toks.len();
+            nv.splice(begin..after, new_toks.drain(..));
+            self.give_ws(new_toks);
         }
         // 3. subroutine calls, right to left
         if !scan.calls && !looked_up {
@@ -448,47 +443,40 @@ impl Session<'_> {
         Abort(ex::DATAERR)
     }
 
-    /// The map lookup wrapper (`map_lookup` in parseaddr.c): value and status.
-    fn map_lookup(
-        &mut self,
-        ix: usize,
-        mut key: Vec<u8>,
-        args: Vec<Vec<u8>>,
-    ) -> (Option<Vec<u8>>, i32) {
+    /// The map lookup wrapper (`map_lookup` in parseaddr.c): value and status. `av` is
+    /// the key (`%0`) and the arguments; the key loses its quotes unless the map keeps
+    /// them.
+    fn map_lookup(&mut self, ix: usize, av: &mut [Vec<u8>]) -> (Option<Vec<u8>>, i32) {
         let decl = self.map_decl(ix);
-        let (keep_quotes, no_defer, tapp) = match decl {
+        let (keep_quotes, no_defer) = match decl {
             Some(d) => (
                 d.flags.keep_quotes || self.class_keeps_quotes(ix),
                 d.flags.tempfail_is_notfound,
-                d.flags.tempfail_text.clone(),
             ),
-            None => (false, false, None),
+            None => (false, false),
         };
         let state = self.with_maps(|m, env| m.open(ix, env));
         if state == OpenState::Invalid {
             return (None, ex::OK);
         }
-        if !keep_quotes && key.iter().any(|&b| b == b'"' || b == b'\\') {
-            key = strip_quotes(&key);
+        if !keep_quotes && av[0].iter().any(|&b| b == b'"' || b == b'\\') {
+            av[0] = strip_quotes(&av[0]);
         }
-        // The key is `%0`, the first of the arguments.
-        let mut av = Vec::with_capacity(args.len() + 1);
-        av.push(key);
-        av.extend(args);
         let answer = match state {
             OpenState::Invalid | OpenState::Bogus => Answer::status(ex::TEMPFAIL),
-            OpenState::Open => self.with_maps(|m, env| m.lookup(ix, &av[0], &av, env)),
+            OpenState::Open => self.with_maps(|m, env| m.lookup(ix, &av[0], av, env)),
         };
-        let key = av.swap_remove(0);
         let mut status = ex::OK;
         if answer.status == ex::TEMPFAIL && !no_defer {
             status = ex::TEMPFAIL;
         }
         if answer.status == ex::TEMPFAIL
-            && let Some(t) = tapp
+            && let Some(t) = self
+                .map_decl(ix)
+                .and_then(|d| d.flags.tempfail_text.as_deref())
         {
-            let mut v = key;
-            v.extend_from_slice(&t);
+            let mut v = av[0].clone();
+            v.extend_from_slice(t);
             return (Some(v), status);
         }
         (answer.value, status)
@@ -555,11 +543,24 @@ impl Session<'_> {
     /// Tokenize a macro value, map result or default in reporting mode; `None` is
     /// sendmail's "no result" (messages already printed).
     pub(crate) fn scan_value(&mut self, value: &[u8], table: Table) -> Option<Workspace> {
+        let mut toks = Workspace::new();
+        self.scan_value_into(value, table, &mut toks)
+            .then_some(toks)
+    }
+
+    /// [`Session::scan_value`] appending to `out`; `false` is "no result".
+    pub(crate) fn scan_value_into(
+        &mut self,
+        value: &[u8],
+        table: Table,
+        out: &mut Workspace,
+    ) -> bool {
         // Map results and macro values repeat ("OK", "REJECT"): a clean scan into
         // lasting tokens is remembered.
         let slot = table as usize;
         if let Some(toks) = self.scan_cache[slot].get(value) {
-            return Some(toks.to_vec());
+            out.extend_from_slice(toks);
+            return true;
         }
         let mode = crate::prescan::Mode {
             table,
@@ -567,20 +568,24 @@ impl Session<'_> {
             delimiter: None,
             bufsize: PSBUFSIZE,
         };
+        let buf = self.take_ws();
         let toks = &mut self.toks;
-        let scan =
-            crate::prescan::prescan_with(value, &self.ir.tables, mode, |b, _, _| toks.intern(b));
+        let scan = crate::prescan::prescan_into(value, &self.ir.tables, mode, buf, |b, _, _| {
+            toks.intern(b)
+        });
         self.report_scan(value, &scan);
-        if scan.failed || scan.tokens.is_empty() {
-            return None;
+        let ok = !scan.failed && !scan.tokens.is_empty();
+        if ok {
+            if scan.problems.is_empty()
+                && self.scan_cache[slot].len() < SCAN_CACHE_MAX
+                && scan.tokens.iter().all(|&t| self.toks.is_lasting(t))
+            {
+                self.scan_cache[slot].insert(value.into(), scan.tokens.as_slice().into());
+            }
+            out.extend_from_slice(&scan.tokens);
         }
-        if scan.problems.is_empty()
-            && self.scan_cache[slot].len() < SCAN_CACHE_MAX
-            && scan.tokens.iter().all(|&t| self.toks.is_lasting(t))
-        {
-            self.scan_cache[slot].insert(value.into(), scan.tokens.as_slice().into());
-        }
-        Some(scan.tokens)
+        self.give_ws(scan.tokens);
+        ok
     }
 }
 

@@ -34,7 +34,9 @@ impl Session<'_> {
     pub fn command(&mut self, line: &[u8]) -> Flow {
         // Earlier lines' tokens go once there are many (a case's result was taken
         // before this line).
-        self.last = None;
+        if let Some((ws, _)) = self.last.take() {
+            self.give_ws(ws);
+        }
         self.toks.release_beyond(SCRATCH_TOKENS);
         self.maps.next_command();
         let line = match line.iter().position(|&b| b == 0) {
@@ -496,14 +498,17 @@ impl Session<'_> {
         let mut pos = 0usize;
         loop {
             let input = &rest[pos..];
+            let buf = self.take_ws();
             let toks = &mut self.toks;
             let scan =
-                prescan::prescan_with(input, &self.ir.tables, mode, |b, _, _| toks.intern(b));
+                prescan::prescan_into(input, &self.ir.tables, mode, buf, |b, _, _| toks.intern(b));
             self.report_scan(input, &scan);
             let consumed = scan.consumed;
             if !scan.failed && !scan.tokens.is_empty() {
                 let ws: Workspace = scan.tokens;
                 self.apply_list(list, ws);
+            } else {
+                self.give_ws(scan.tokens);
             }
             pos += consumed;
             if pos >= rest.len() {

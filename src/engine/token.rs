@@ -9,6 +9,9 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+pub(crate) use crate::shorthash::FastState;
+use crate::shorthash::hash_bytes;
+
 use crate::engine::classes::ClassTable;
 use crate::ir::MacroId;
 use crate::meta;
@@ -67,58 +70,6 @@ struct ClassCache {
     starts_known: Cell<[u64; 4]>,
     starts: Cell<[u64; 4]>,
 }
-
-const MUL: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-/// A multiply-rotate hash over 8-byte words: tokens are short, and come from the
-/// configuration and the test input, not from an adversary on the network.
-#[derive(Default)]
-pub(crate) struct ShortHasher(u64);
-
-impl Hasher for ShortHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = hash_bytes(self.0, bytes);
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(MUL);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-fn hash_bytes(mut h: u64, bytes: &[u8]) -> u64 {
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(MUL);
-    }
-    let mut last = [0u8; 8];
-    let rest = chunks.remainder();
-    last[..rest.len()].copy_from_slice(rest);
-    let w = u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56);
-    h = (h.rotate_left(5) ^ w).wrapping_mul(MUL);
-    h ^ (h >> 29)
-}
-
-impl std::fmt::Debug for ShortHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ShortHasher")
-    }
-}
-
-/// Hash maps keyed by tokens or short byte strings.
-pub(crate) type FastState = BuildHasherDefault<ShortHasher>;
 
 /// A hasher for keys that are hashes already.
 #[derive(Default)]
@@ -315,6 +266,18 @@ impl TokenTable {
         let start = e.start as usize;
         let block = self.bytes[start..start + PAD].try_into().ok()?;
         Some((block, len))
+    }
+
+    /// [`TokenTable::short_text`] of a token that prints as it is (printable ASCII).
+    #[inline(always)]
+    pub fn short_plain(&self, t: Token) -> Option<(&[u8; PAD], usize)> {
+        let e = &self.entries[t.index()];
+        if !e.plain || e.len as usize > PAD {
+            return None;
+        }
+        let start = e.start as usize;
+        let block = self.bytes[start..start + PAD].try_into().ok()?;
+        Some((block, e.len as usize))
     }
 
     /// The bytes of each token of `ws`, in order.

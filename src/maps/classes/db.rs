@@ -10,11 +10,14 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
+use std::collections::HashMap;
+
 use super::safefile;
 use super::{Common, Ctx, MAXNAME};
 use crate::ir::MapClass;
 use crate::maps::lookup::Answer;
 use crate::maps::{Map, MapType};
+use crate::shorthash::FastState;
 use crate::sysexits;
 
 pub(crate) struct DbMap {
@@ -37,7 +40,19 @@ pub(crate) struct DbMap {
     checked: bool,
     /// The coarse clock's tick when the file was last looked at.
     checked_tick: Option<(i64, i64)>,
+    /// What the file gave for keys already looked up (the lower-cased, cut key): test
+    /// input asks for the same domains over and over. Emptied when the map is reopened
+    /// or its adaptive NUL flags change, and when it grows past [`MEMO_MAX`].
+    memo: Memo,
+    /// The key of the lookup under way (kept for its buffer).
+    key_buf: Vec<u8>,
 }
+
+/// Values found (or not) by key.
+type Memo = HashMap<Box<[u8]>, Option<Box<[u8]>>, FastState>;
+
+/// How many keys a [`DbMap`] remembers.
+const MEMO_MAX: usize = 4096;
 
 impl DbMap {
     pub(crate) fn new(class: MapClass) -> DbMap {
@@ -51,6 +66,8 @@ impl DbMap {
             watch_fd: None,
             checked: false,
             checked_tick: None,
+            memo: HashMap::default(),
+            key_buf: Vec::new(),
         }
     }
 
@@ -226,14 +243,29 @@ impl DbMap {
         args: &[Vec<u8>],
     ) -> (Answer, bool) {
         // ndbm_map_lookup cuts the key only when it folds it.
-        let mut k = if self.class == MapClass::Dbm && common.keep_case {
-            key.to_vec()
+        let mut k = std::mem::take(&mut self.key_buf);
+        k.clear();
+        if self.class == MapClass::Dbm && common.keep_case {
+            k.extend_from_slice(key);
         } else {
-            key[..key.len().min(MAXNAME)].to_vec()
-        };
+            k.extend_from_slice(&key[..key.len().min(MAXNAME)]);
+        }
         if !common.keep_case {
             k.make_ascii_lowercase();
         }
+        let answer = self.lookup_key(common, key, &mut k, args);
+        self.key_buf = k;
+        answer
+    }
+
+    /// [`DbMap::lookup`] of the key as the file holds it (`k`, cut and folded).
+    fn lookup_key(
+        &mut self,
+        common: &mut Common,
+        key: &[u8],
+        k: &mut Vec<u8>,
+        args: &[Vec<u8>],
+    ) -> (Answer, bool) {
         if self.watch_fd.is_none() {
             self.watch_fd = std::fs::File::open(&self.watched).ok();
         }
@@ -245,6 +277,7 @@ impl DbMap {
                 _ => true,
             };
         if changed {
+            self.memo.clear();
             let Some((path, ty)) = self.reopen.clone() else {
                 return (Answer::status(sysexits::TEMPFAIL), true);
             };
@@ -278,43 +311,87 @@ impl DbMap {
             self.checked = true;
             self.checked_tick = Some(coarse_tick());
         }
-        let mut found = None;
-        if common.try0
-            && let Ok(Some(v)) = map.get(&k)
-        {
-            common.try1 = false;
-            found = Some(v);
-        }
-        if found.is_none() && common.try1 {
-            k.push(0);
-            if let Ok(Some(v)) = map.get(&k) {
-                common.try0 = false;
-                found = Some(v);
-            }
-        }
-        match found {
-            // A lookup that finds nothing leaves the status alone: OK in `/map`.
-            None => (Answer::status(sysexits::OK), false),
-            Some(v) => {
-                let libdb = matches!(
+        if !self.memo.contains_key(k.as_slice()) {
+            let flags = (common.try0, common.try1);
+            let (found, failed) = fetch(map.as_ref(), k, common);
+            if failed {
+                let answer = answer(
                     self.class,
-                    MapClass::Hash | MapClass::Btree | MapClass::Implicit
+                    &mut self.ret_buf,
+                    common,
+                    key,
+                    found.as_deref(),
+                    args,
                 );
-                if !libdb || common.match_only {
-                    return (Answer::found(common.result(key, &v, args)), false);
-                }
-                if self.ret_buf.len() < v.len() {
-                    self.ret_buf.resize(v.len(), 0);
-                }
-                self.ret_buf[..v.len()].copy_from_slice(&v);
-                let tail = &self.ret_buf[v.len()..];
-                (
-                    Answer::found(common.rewrite_with_tail(&v, args, tail)),
-                    false,
-                )
+                return (answer, false);
             }
+            // What was found under other flags may not be found under these.
+            if (common.try0, common.try1) != flags || self.memo.len() >= MEMO_MAX {
+                self.memo.clear();
+            }
+            self.memo
+                .insert(k.as_slice().into(), found.map(Vec::into_boxed_slice));
+        }
+        let found = self.memo.get(k.as_slice()).and_then(|f| f.as_deref());
+        let answer = answer(self.class, &mut self.ret_buf, common, key, found, args);
+        (answer, false)
+    }
+}
+
+/// The key tried without and with a trailing NUL, as the map's adaptive flags allow
+/// (the first hit of one kind stops the other kind); whether a read failed.
+fn fetch(map: &dyn Map, k: &mut Vec<u8>, common: &mut Common) -> (Option<Vec<u8>>, bool) {
+    let mut failed = false;
+    if common.try0 {
+        match map.get(k) {
+            Ok(Some(v)) => {
+                common.try1 = false;
+                return (Some(v), false);
+            }
+            Ok(None) => {}
+            Err(_) => failed = true,
         }
     }
+    if common.try1 {
+        let plain = k.len();
+        k.push(0);
+        let got = map.get(k);
+        k.truncate(plain);
+        match got {
+            Ok(Some(v)) => {
+                common.try0 = false;
+                return (Some(v), failed);
+            }
+            Ok(None) => {}
+            Err(_) => failed = true,
+        }
+    }
+    (None, failed)
+}
+
+/// The answer for a value found (or not): `%n` and `-a` applied as the class does.
+fn answer(
+    class: MapClass,
+    ret_buf: &mut Vec<u8>,
+    common: &Common,
+    key: &[u8],
+    found: Option<&[u8]>,
+    args: &[Vec<u8>],
+) -> Answer {
+    // A lookup that finds nothing leaves the status alone: OK in `/map`.
+    let Some(v) = found else {
+        return Answer::status(sysexits::OK);
+    };
+    let libdb = matches!(class, MapClass::Hash | MapClass::Btree | MapClass::Implicit);
+    if !libdb || common.match_only {
+        return Answer::found(common.result(key, v, args));
+    }
+    if ret_buf.len() < v.len() {
+        ret_buf.resize(v.len(), 0);
+    }
+    ret_buf[..v.len()].copy_from_slice(v);
+    let tail = &ret_buf[v.len()..];
+    Answer::found(common.rewrite_with_tail(v, args, tail))
 }
 
 const BTREE_MAGIC: u32 = 0x0005_3162;
@@ -512,5 +589,46 @@ mod tests {
         let (r, failed) = m.lookup(&mut co, b"k", &a);
         assert!(!failed);
         assert_eq!(r.value.unwrap(), b"two");
+    }
+
+    #[test]
+    fn remembered_keys_answer_as_the_file_does() {
+        let d = tempfile::tempdir().unwrap();
+        build(
+            MapType::Btree,
+            &d.path().join("m"),
+            &[(b"host", b"H %1"), (b"other", b"O")],
+        );
+        let c = ctx(d.path().to_path_buf());
+        let mut kept = DbMap::new(MapClass::Btree);
+        let mut co = common();
+        kept.open(&c, b"m", b"m", &co).unwrap();
+        let av = |k: &str, a: &str| vec![k.as_bytes().to_vec(), a.as_bytes().to_vec()];
+        let asks = [
+            ("HOST", "x"),
+            ("host", "y"),
+            ("nothere", "x"),
+            ("Host", "z"),
+            ("nothere", "y"),
+            ("other", "x"),
+            ("OTHER", "x"),
+        ];
+        for round in 0..2 {
+            for (k, a) in asks {
+                let (r, _) = kept.lookup(&mut co, k.as_bytes(), &av(k, a));
+                let mut fresh = DbMap::new(MapClass::Btree);
+                let mut fco = common();
+                fresh.open(&c, b"m", b"m", &fco).unwrap();
+                let (want, _) = fresh.lookup(&mut fco, k.as_bytes(), &av(k, a));
+                assert_eq!(r, want, "round {round}: {k} {a}");
+            }
+        }
+        assert_eq!(
+            kept.lookup(&mut co, b"Host", &av("Host", "q"))
+                .0
+                .value
+                .unwrap(),
+            b"H q"
+        );
     }
 }

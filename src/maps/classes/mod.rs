@@ -177,6 +177,10 @@ impl Common {
     pub(crate) fn rewrite_with_tail(&self, value: &[u8], args: &[Vec<u8>], tail: &[u8]) -> Vec<u8> {
         let app: &[u8] = self.app.as_deref().unwrap_or(&[]);
         let value = cstr(value);
+        // Without a `%` the budget covers the value and the appended text exactly.
+        if !value.contains(&b'%') {
+            return [value, app].concat();
+        }
         let arg = |n: u8| args.get(usize::from(n - b'0')).map(|a| cstr(a));
         // The size estimate (it counts every %digit that has an argument).
         let mut len = value.len() as i64;
@@ -279,7 +283,7 @@ impl Common {
 /// a NUL ends them.
 pub(crate) fn rewrite(value: &[u8], args: Option<&[Vec<u8>]>) -> Vec<u8> {
     let value = cstr(value);
-    let Some(args) = args else {
+    let Some(args) = args.filter(|_| value.contains(&b'%')) else {
         return value.to_vec();
     };
     let mut out = Vec::with_capacity(value.len());
