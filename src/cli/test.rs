@@ -305,12 +305,15 @@ pub(crate) fn load(
 }
 
 pub fn run(a: TestArgs) -> i32 {
+    // The process ends with the run: the configuration and the session are left for
+    // the exit to reclaim (taking a large configuration apart costs more than reading
+    // a short test file).
     let loaded = match load(&a.setup, &[], &[]) {
-        Ok(l) => l,
+        Ok(l) => std::mem::ManuallyDrop::new(l),
         Err(code) => return code,
     };
     let (maps, pre) = build_maps(&loaded);
-    let mut session = Session::new(&loaded.ir, maps, &loaded.opts);
+    let mut session = std::mem::ManuallyDrop::new(Session::new(&loaded.ir, maps, &loaded.opts));
     let pre = &pre;
     let input: Vec<u8> = if a.eval.is_empty() {
         let mut v = Vec::new();

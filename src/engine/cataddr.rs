@@ -1,6 +1,7 @@
 //! Joining tokens back into one string (`cataddr`, cf-semantics §2.6): class matches, map
 //! keys, arguments and defaults are built this way.
 
+use crate::engine::token::{Token, TokenTable};
 use crate::meta;
 use crate::prescan::Tables;
 
@@ -31,10 +32,39 @@ pub fn cataddr_into<'t>(
     external: bool,
     size: usize,
 ) {
+    let tokens = tokens
+        .into_iter()
+        .map(|t| (t, t.contains(&meta::METAQUOTE)));
+    join(out, tokens, tables, spacesub, external, size);
+}
+
+/// [`cataddr_into`] of interned tokens (whose table knows which hold a METAQUOTE).
+pub fn cataddr_tokens(
+    out: &mut Vec<u8>,
+    toks: &TokenTable,
+    ws: &[Token],
+    tables: &Tables,
+    spacesub: u8,
+    external: bool,
+    size: usize,
+) {
+    let tokens = ws.iter().map(|&t| (toks.text(t), toks.quoted(t)));
+    join(out, tokens, tables, spacesub, external, size);
+}
+
+/// The join, each token with whether it holds a METAQUOTE.
+fn join<'t>(
+    out: &mut Vec<u8>,
+    tokens: impl Iterator<Item = (&'t [u8], bool)>,
+    tables: &Tables,
+    spacesub: u8,
+    external: bool,
+    size: usize,
+) {
     // sendmail keeps two bytes back and stops as soon as the budget reaches zero.
     let mut sz = size as isize - 2;
     let mut prev_atom = false;
-    'outer: for tok in tokens {
+    'outer: for (tok, quoted) in tokens {
         if sz <= 0 {
             break;
         }
@@ -47,7 +77,7 @@ pub fn cataddr_into<'t>(
             }
         }
         // The whole token at once when it fits and has nothing to unquote.
-        if (tok.len() as isize) < sz && !(external && tok.contains(&meta::METAQUOTE)) {
+        if (tok.len() as isize) < sz && !(external && quoted) {
             out.extend_from_slice(tok);
             sz -= tok.len() as isize;
             prev_atom = atom;

@@ -112,21 +112,63 @@ impl Compiled {
         }
     }
 
-    /// Whether a workspace (its tokens folded, and their signature) cannot match: its
-    /// length, its first and last tokens, or its literals not all there in order.
+    /// The tests that rule a workspace out by its length, its first and last tokens and
+    /// its signature (the literals' order is [`Compiled::literals_in_order`]).
+    fn filter(&self) -> Filter {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Filter {
+            min_len: clamp(self.min_len),
+            max_len: self.max_len.map_or(u32::MAX, clamp),
+            first: self.first,
+            last: self.last,
+            literal_mask: self.literal_mask,
+        }
+    }
+
+    /// Whether the pattern's literals occur in `folded` in their order.
+    pub(crate) fn literals_in_order(&self, folded: &[Token]) -> bool {
+        let mut rest = folded.iter();
+        self.literals.iter().all(|l| rest.any(|t| t == l))
+    }
+}
+
+/// A rule's cheap tests, kept apart from the rest of it so the rewrite loop walks a
+/// ruleset's tests in a few cache lines.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Filter {
+    min_len: u32,
+    /// `u32::MAX`: no limit.
+    max_len: u32,
+    first: Option<Token>,
+    last: Option<Token>,
+    literal_mask: u64,
+}
+
+impl Filter {
+    /// Whether a workspace (its tokens folded, and their signature) cannot match.
     pub(crate) fn rules_out(&self, folded: &[Token], sig: u64) -> bool {
         let len = folded.len();
-        if len < self.min_len || self.max_len.is_some_and(|m| len > m) {
-            return true;
-        }
-        if self.first.is_some_and(|f| folded.first() != Some(&f))
-            || self.last.is_some_and(|l| folded.last() != Some(&l))
+        len < self.min_len as usize
+            || len > self.max_len as usize
             || self.literal_mask & !sig != 0
-        {
-            return true;
+            || self.first.is_some_and(|f| folded.first() != Some(&f))
+            || self.last.is_some_and(|l| folded.last() != Some(&l))
+    }
+}
+
+/// A ruleset as the rewrite loop runs it: each rule's [`Filter`], and the rules.
+#[derive(Default)]
+pub(crate) struct Code {
+    pub filters: Box<[Filter]>,
+    pub rules: Box<[Compiled]>,
+}
+
+impl Code {
+    fn new(rules: Vec<Compiled>) -> Code {
+        Code {
+            filters: rules.iter().map(Compiled::filter).collect(),
+            rules: rules.into(),
         }
-        let mut rest = folded.iter();
-        !self.literals.iter().all(|l| rest.any(|t| t == l))
     }
 }
 
@@ -175,7 +217,7 @@ pub struct Session<'a> {
     pub(crate) toks: TokenTable,
     /// Each ruleset's rules compiled against `toks` when the session starts, by number
     /// (empty for a number the configuration does not define).
-    compiled: Vec<std::rc::Rc<[Compiled]>>,
+    compiled: Vec<std::rc::Rc<Code>>,
     /// Emptied workspaces and binding lists, kept for their buffers.
     pool: Vec<Workspace>,
     pub(crate) bindings_pool: Vec<Vec<matcher::Binding>>,
@@ -192,6 +234,8 @@ pub struct Session<'a> {
     ruleset_numbers: std::collections::HashMap<Vec<u8>, u16, token::FastState>,
     /// Map names (lasting tokens) already resolved to a map.
     map_cache: std::collections::HashMap<Token, Option<usize>, token::FastState>,
+    /// The ruleset name last resolved by [`Session::find_ruleset`].
+    last_name: Option<(Box<[u8]>, u16)>,
     /// `$>` targets already resolved to a ruleset number.
     ruleset_cache: std::collections::HashMap<Token, u16, token::FastState>,
 }
@@ -481,6 +525,7 @@ impl<'a> Session<'a> {
                 .collect(),
             lookup_av: Vec::new(),
             lookup_default: Vec::new(),
+            last_name: None,
             trace_room: Vec::new(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
             scan_cache: ScanCache::default(),
@@ -493,22 +538,19 @@ impl<'a> Session<'a> {
             .map(|&rs| rs as usize + 1)
             .max()
             .unwrap_or(0);
-        session.compiled = vec![std::rc::Rc::from([]); top];
+        session.compiled = vec![std::rc::Rc::default(); top];
         for (&rs, set) in &ir.rulesets {
             let toks = &mut session.toks;
-            session.compiled[rs as usize] =
-                set.rules.iter().map(|r| Compiled::new(r, toks)).collect();
+            let rules = set.rules.iter().map(|r| Compiled::new(r, toks)).collect();
+            session.compiled[rs as usize] = std::rc::Rc::new(Code::new(rules));
         }
         session.toks.set_mark();
         session
     }
 
     /// What the rewrite loop keeps of ruleset `rs`'s rules (none for an undefined one).
-    pub(crate) fn compiled(&self, rs: u16) -> std::rc::Rc<[Compiled]> {
-        self.compiled
-            .get(rs as usize)
-            .cloned()
-            .unwrap_or_else(|| std::rc::Rc::from([]))
+    pub(crate) fn compiled(&self, rs: u16) -> std::rc::Rc<Code> {
+        self.compiled.get(rs as usize).cloned().unwrap_or_default()
     }
 
     /// An empty workspace (with a buffer from the pool when there is one).
@@ -584,7 +626,7 @@ impl<'a> Session<'a> {
         let room = &mut self.trace_room;
         let mut rest = ws;
         while !rest.is_empty() {
-            // Short printable tokens go as fixed-size blocks into a scratch line (kept
+            // Short tokens go as fixed-size blocks into a scratch line (kept
             // between calls, so never zeroed again); the first other token goes the
             // long way.
             let need = rest.len() * (PAD + 1);
@@ -593,7 +635,7 @@ impl<'a> Session<'a> {
             }
             let (mut at, mut done) = (0, 0);
             for &t in rest {
-                let Some((block, len)) = toks.short_plain(t) else {
+                let Some((block, len)) = toks.short_printed(t) else {
                     break;
                 };
                 room[at] = b' ';
@@ -651,15 +693,13 @@ impl<'a> Session<'a> {
             return None;
         }
         if first.is_ascii_digit() {
-            let digits: Vec<u8> = p
+            // The number saturates: anything past i32 is sendmail's -1.
+            let n = p
                 .iter()
                 .take_while(|b| b.is_ascii_digit())
-                .copied()
-                .collect();
-            let n: i64 = std::str::from_utf8(&digits)
-                .ok()
-                .and_then(|d| d.parse().ok())
-                .unwrap_or(i64::MAX);
+                .fold(0i64, |n, &d| {
+                    n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+                });
             let n = if n > i64::from(i32::MAX) { -1 } else { n };
             if !(0..100).contains(&n) {
                 self.message(&format!("bad ruleset {n} (100 max)"));
@@ -675,7 +715,16 @@ impl<'a> Session<'a> {
             self.invalid_ruleset_name(p);
             return None;
         }
-        self.ruleset_numbers.get(&p[..len]).copied()
+        let name = &p[..len];
+        // Test lines name the same ruleset line after line.
+        if let Some((last, rs)) = &self.last_name
+            && **last == *name
+        {
+            return Some(*rs);
+        }
+        let rs = self.ruleset_numbers.get(name).copied()?;
+        self.last_name = Some((name.into(), rs));
+        Some(rs)
     }
 
     fn invalid_ruleset_name(&mut self, p: &[u8]) {

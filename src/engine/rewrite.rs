@@ -3,7 +3,7 @@
 //! left to right, then `$>` calls right to left), and print the trace lines `-bt` shows.
 
 use crate::engine::Session;
-use crate::engine::cataddr::{MAXKEY, cataddr_into};
+use crate::engine::cataddr::{MAXKEY, cataddr_tokens};
 use crate::engine::matcher::{Binding, MatchCtx, match_lhs};
 use crate::engine::token::{Token, TokenTable};
 use crate::ir::Prefix;
@@ -108,7 +108,8 @@ impl Session<'_> {
             return ex::CONFIG;
         }
         let ir = self.ir;
-        let rules = self.compiled(rs);
+        let code = self.compiled(rs);
+        let rules = &code.rules;
         let mut rstat = ex::OK;
         let mut idx = 0usize;
         let mut loopcount = 0usize;
@@ -133,17 +134,18 @@ impl Session<'_> {
                     break;
                 }
                 let c = &rules[idx];
-                let matched = !c.rules_out(&folded, sig) && {
-                    let ctx = MatchCtx {
-                        classes: &self.classes,
-                        macros: &self.macros,
-                        tables: &ir.tables,
-                        toks: &self.toks,
-                        phrase: &self.phrase,
-                        blank_sub: self.blank_sub,
+                let matched =
+                    !code.filters[idx].rules_out(&folded, sig) && c.literals_in_order(&folded) && {
+                        let ctx = MatchCtx {
+                            classes: &self.classes,
+                            macros: &self.macros,
+                            tables: &ir.tables,
+                            toks: &self.toks,
+                            phrase: &self.phrase,
+                            blank_sub: self.blank_sub,
+                        };
+                        match_lhs(&c.ops, ws, &folded, &ctx, &mut bindings)
                     };
-                    match_lhs(&c.ops, ws, &folded, &ctx, &mut bindings)
-                };
                 if !matched {
                     idx += 1;
                     loopcount = 0;
@@ -257,7 +259,8 @@ impl Session<'_> {
         // one: `scan` says which kinds of special tokens may be there)
         let mut rstat = ex::OK;
         let mut i = if scan.lookups { 0 } else { nv.len() };
-        let mut looked_up = false;
+        // Whether a `$>` may be in place: one a lookup put there counts too.
+        let mut may_call = scan.calls;
         while i < nv.len() {
             let t = nv[i];
             let (end_tok, named) = if t.is(meta::HOSTBEGIN) {
@@ -347,16 +350,8 @@ impl Session<'_> {
             );
             for ((s, e, sub, size), buf) in spans.zip(av.iter_mut()) {
                 buf.clear();
-                cataddr_into(
-                    buf,
-                    self.toks.texts(&nv[s..e]),
-                    &self.ir.tables,
-                    sub,
-                    true,
-                    size,
-                );
+                cataddr_tokens(buf, &self.toks, &nv[s..e], &self.ir.tables, sub, true, size);
             }
-            looked_up = true;
             let (value, status) = match map {
                 Some(ix) => self.map_lookup(ix, &mut av[..=nargs]),
                 None => (None, ex::OK),
@@ -372,9 +367,10 @@ impl Session<'_> {
                 (None, Some((s, e))) => {
                     let mut r = std::mem::take(&mut self.lookup_default);
                     r.clear();
-                    cataddr_into(
+                    cataddr_tokens(
                         &mut r,
-                        self.toks.texts(&nv[s..e]),
+                        &self.toks,
+                        &nv[s..e],
                         &self.ir.tables,
                         self.blank_sub,
                         false,
@@ -393,6 +389,7 @@ impl Session<'_> {
             if !scanned {
                 return Err(Abort(ex::DATAERR));
             }
+            may_call = may_call || new_toks.iter().any(|t| t.is(meta::CALLSUBR));
             // Each token put in place counts against the limit, sendmail stopping at
             // the first that reaches it.
             let added = new_toks.len() + (nv.len() - after);
@@ -404,7 +401,7 @@ impl Session<'_> {
             self.give_ws(new_toks);
         }
         // 3. subroutine calls, right to left
-        if !scan.calls && !looked_up {
+        if !may_call {
             return Ok(rstat);
         }
         let status = self.call_subroutines(nv, reclevel);
@@ -506,7 +503,7 @@ impl Session<'_> {
                         return ex::CONFIG;
                     }
                 };
-                if self.compiled(rs).is_empty() {
+                if self.compiled(rs).rules.is_empty() {
                     nv.drain(j..j + 2);
                     // sendmail's scan moves past the token that slid into place.
                     j += 1;

@@ -569,7 +569,7 @@ impl Session<'_> {
 
     /// `invalidaddr`: 8-bit control bytes and overlong addresses.
     pub(crate) fn invalid_address(&mut self, addr: &[u8]) -> bool {
-        if addr.len() <= MAX_ADDRESS && !addr.iter().any(|&b| b & 0xE0 == 0x80) {
+        if addr.len() <= MAX_ADDRESS && !has_control_8bit(addr) {
             return false;
         }
         let mut shown: Vec<u8> = Vec::with_capacity(addr.len());
@@ -647,6 +647,42 @@ impl Session<'_> {
                 }
             }
             self.out.push(b'\n');
+        }
+    }
+}
+
+/// Whether `s` holds a byte 0x80–0x9F (high bit set, the next two clear), eight bytes at
+/// a time.
+fn has_control_8bit(s: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        // Bits 6 and 5 of each byte shifted up under its bit 7.
+        if w & !(w << 1) & !(w << 2) & HIGH != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b & 0xE0 == 0x80)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_8bit_bytes_found_as_one_at_a_time() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    // Neighbours that set the bits a shift could carry over.
+                    if at > 0 {
+                        s[at - 1] = 0xFF;
+                    }
+                    let want = s.iter().any(|&c| c & 0xE0 == 0x80);
+                    assert_eq!(super::has_control_8bit(&s), want, "{s:?}");
+                }
+            }
         }
     }
 }

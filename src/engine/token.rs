@@ -113,9 +113,15 @@ pub struct TokenTable {
     entries: Vec<Entry>,
     bytes: Vec<u8>,
     classes: Vec<ClassCache>,
+    /// Every token's index, and a copy of it as it was at the mark: a release starts
+    /// the index again from the copy instead of taking tokens out one by one.
     index: Index,
+    lasting: Index,
     /// Where the tokens that go at a release begin, once set.
     mark: Option<usize>,
+    /// Where in `bytes` the printed form (`$#`, `$@` …) of each metacharacter token
+    /// 0x80–0x9F starts (0: none that short).
+    meta_printed: [u32; 32],
 }
 
 impl Default for TokenTable {
@@ -132,7 +138,9 @@ impl TokenTable {
             bytes: vec![0; PAD],
             classes: Vec::with_capacity(4096),
             index: Index::default(),
+            lasting: Index::default(),
             mark: None,
+            meta_printed: [0; 32],
         };
         for b in 0..=255u8 {
             t.push(&[b], 0);
@@ -142,6 +150,17 @@ impl TokenTable {
         }
         let h = hash_bytes(0, b"");
         t.push(b"", h);
+        // `$x` for the metacharacters xputs prints so (the macro ones it expands).
+        for b in 0x80..=0x9Fu8 {
+            if let Some(l) = meta::meta_letter(b)
+                && !matches!(b, meta::MACROEXPAND | meta::MACRODEXPAND)
+            {
+                t.bytes.truncate(t.bytes.len() - PAD);
+                t.meta_printed[usize::from(b - 0x80)] = t.bytes.len() as u32;
+                t.bytes.extend_from_slice(&[b'$', l]);
+                t.bytes.extend_from_slice(&[0; PAD]);
+            }
+        }
         t
     }
 
@@ -206,6 +225,8 @@ impl TokenTable {
     pub fn set_mark(&mut self) {
         self.release();
         self.mark = Some(self.entries.len());
+        self.lasting.by_hash.clone_from(&self.index.by_hash);
+        self.lasting.clashes.clone_from(&self.index.clashes);
     }
 
     /// Forget the tokens made since the mark (none of them may be used afterwards).
@@ -213,17 +234,10 @@ impl TokenTable {
         if let Some(mark) = self.mark
             && self.entries.len() > mark
         {
-            // Out of the index first (a hash taken first by a lasting token keeps it).
-            for id in mark..self.entries.len() {
-                let t = Token(id as u32);
-                if self.entries[id].len != 1 {
-                    let h = hash_bytes(0, self.text(t));
-                    if self.index.by_hash.get(&h) == Some(&t) {
-                        self.index.by_hash.remove(&h);
-                    }
-                }
-            }
-            self.index.clashes.retain(|&(_, t)| (t.index()) < mark);
+            // Cleared in place: the index keeps its size for the next round.
+            self.index.by_hash.clear();
+            self.index.by_hash.extend(self.lasting.by_hash.iter());
+            self.index.clashes.clone_from(&self.lasting.clashes);
             let start = self.entries[mark].start as usize;
             self.entries.truncate(mark);
             self.classes.truncate(mark);
@@ -268,16 +282,26 @@ impl TokenTable {
         Some((block, len))
     }
 
-    /// [`TokenTable::short_text`] of a token that prints as it is (printable ASCII).
+    /// What `xputs` prints for `t` as a [`TokenTable::short_text`] block, for a short
+    /// token that prints as it is (printable ASCII) and for a metacharacter printed as
+    /// `$x`; `None` for the others.
     #[inline(always)]
-    pub fn short_plain(&self, t: Token) -> Option<(&[u8; PAD], usize)> {
+    pub fn short_printed(&self, t: Token) -> Option<(&[u8; PAD], usize)> {
         let e = &self.entries[t.index()];
-        if !e.plain || e.len as usize > PAD {
+        let (start, len) = if e.plain {
+            (e.start as usize, e.len as usize)
+        } else {
+            let at = *self.meta_printed.get(t.index().wrapping_sub(0x80))?;
+            if at == 0 {
+                return None;
+            }
+            (at as usize, 2)
+        };
+        if len > PAD {
             return None;
         }
-        let start = e.start as usize;
         let block = self.bytes[start..start + PAD].try_into().ok()?;
-        Some((block, e.len as usize))
+        Some((block, len))
     }
 
     /// The bytes of each token of `ws`, in order.
@@ -374,6 +398,14 @@ mod tests {
         assert!(!t.plain(high));
         let quoted = t.intern(&[b'a', meta::METAQUOTE, b'b']);
         assert!(t.quoted(quoted));
+        let printed = |t: &TokenTable, k: Token| t.short_printed(k).map(|(b, n)| b[..n].to_vec());
+        assert_eq!(printed(&t, a).as_deref(), Some(&b"Example"[..]));
+        assert_eq!(
+            printed(&t, Token::byte(meta::CANONNET)).as_deref(),
+            Some(&b"$#"[..])
+        );
+        assert_eq!(printed(&t, Token::byte(meta::MACROEXPAND)), None);
+        assert_eq!(printed(&t, high), None);
     }
 
     #[test]

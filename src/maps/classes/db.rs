@@ -311,20 +311,28 @@ impl DbMap {
             self.checked = true;
             self.checked_tick = Some(coarse_tick());
         }
-        if !self.memo.contains_key(k.as_slice()) {
-            let flags = (common.try0, common.try1);
-            let (found, failed) = fetch(map.as_ref(), k, common);
-            if failed {
-                let answer = answer(
-                    self.class,
-                    &mut self.ret_buf,
-                    common,
-                    key,
-                    found.as_deref(),
-                    args,
-                );
-                return (answer, false);
-            }
+        if let Some(found) = self.memo.get(k.as_slice()) {
+            let answer = answer(
+                self.class,
+                &mut self.ret_buf,
+                common,
+                key,
+                found.as_deref(),
+                args,
+            );
+            return (answer, false);
+        }
+        let flags = (common.try0, common.try1);
+        let (found, failed) = fetch(map.as_ref(), k, common);
+        let answer = answer(
+            self.class,
+            &mut self.ret_buf,
+            common,
+            key,
+            found.as_deref(),
+            args,
+        );
+        if !failed {
             // What was found under other flags may not be found under these.
             if (common.try0, common.try1) != flags || self.memo.len() >= MEMO_MAX {
                 self.memo.clear();
@@ -332,8 +340,6 @@ impl DbMap {
             self.memo
                 .insert(k.as_slice().into(), found.map(Vec::into_boxed_slice));
         }
-        let found = self.memo.get(k.as_slice()).and_then(|f| f.as_deref());
-        let answer = answer(self.class, &mut self.ret_buf, common, key, found, args);
         (answer, false)
     }
 }
