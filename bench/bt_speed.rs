@@ -12,8 +12,10 @@
 //!
 //! `cfmap test -C site.cf` (the binary cargo builds for the bench) and `sendmail -bt -C
 //! site.cf` (hermetic, as testdata/bt/regen.sh runs it: root, unshare, host name
-//! vm.example.com, testdata/bt/etc bind-mounted) run under
-//! `/usr/bin/time -f %M` for the peak RSS; the wall time is measured here. The two
+//! vm.example.com, testdata/bt/etc bind-mounted) are started directly (no shell or
+//! `timeout` around cfmap: a few milliseconds of their start-up would count as its
+//! time); the wall time runs from spawn to exit. The peak RSS comes from one more run
+//! of each under `/usr/bin/time -f %M`. The two
 //! outputs are compared line by line and the number of differing lines is reported (not
 //! a failure while the engine is young).
 //!
@@ -149,67 +151,99 @@ struct Run {
     out: Vec<u8>,
 }
 
-/// Runs `argv` in `dir` with `input` on stdin, stderr merged into stdout, under
-/// `/usr/bin/time -f %M -o FILE` when present.
+/// Runs `argv` (the program itself, no shell or `timeout` in between: their start-up
+/// would count as the program's) in `dir` with `input` on stdin and stdout and stderr
+/// into one pipe. The wall time runs from the spawn to the exit. A run past ten minutes
+/// is killed. The peak RSS is measured in a run of its own under `/usr/bin/time`: a
+/// child's rusage also counts the memory of the process it was forked from.
 fn run(argv: &[&str], dir: &Path, input: &Path) -> Option<Run> {
-    let timefile = dir.join("time.out");
-    let use_time = Path::new("/usr/bin/time").exists();
-    let mut cmd = if use_time {
-        let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M", "-o"]).arg(&timefile).args(argv);
-        c
-    } else {
-        let mut c = Command::new(argv[0]);
-        c.args(&argv[1..]);
-        c
-    };
-    cmd.current_dir(dir)
-        .stdin(File::open(input).unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let (mut reader, writer) = std::io::pipe().ok()?;
     let start = Instant::now();
-    let out = cmd.output().ok()?;
+    let child = Command::new(argv[0])
+        .args(&argv[1..])
+        .current_dir(dir)
+        .stdin(File::open(input).unwrap())
+        .stdout(writer.try_clone().ok()?)
+        .stderr(writer)
+        .spawn()
+        .ok()?;
+    let pid = child.id() as libc::pid_t;
+    let collect = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut out).map(|_| out)
+    });
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(Duration::from_secs(600)).is_err() {
+            // SAFETY: a signal to our own child, still unreaped (waited for below).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let mut status = 0;
+    // SAFETY: waits for our own child; status is our own local.
+    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
     let wall = start.elapsed();
-    if out.status.code().is_none_or(|c| c >= 124) {
-        println!("  {} failed: {}", argv.join(" "), out.status);
+    let _ = done_tx.send(());
+    watchdog.join().ok()?;
+    let out = collect.join().ok()?.ok()?;
+    if rc != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) >= 124 {
+        println!("  {} failed: wait status {status}", argv.join(" "));
         return None;
     }
-    let rss_kib = fs::read_to_string(&timefile)
-        .ok()
-        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()));
-    let mut bytes = out.stdout;
-    bytes.extend_from_slice(&out.stderr);
+    drop(child);
     Some(Run {
         wall,
-        rss_kib,
-        out: bytes,
+        rss_kib: None,
+        out,
     })
+}
+
+/// The peak RSS of `argv` on `input`, from `/usr/bin/time -f %M` (when present).
+fn peak_rss(argv: &[&str], dir: &Path, input: &Path) -> Option<u64> {
+    let timefile = dir.join("time.out");
+    let status = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&timefile)
+        .args(argv)
+        .current_dir(dir)
+        .stdin(File::open(input).unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    fs::read_to_string(&timefile)
+        .ok()
+        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
 }
 
 /// `cfmap test` (with `--hostname vm.example.com` when it takes that option, as the
 /// golden test runs it).
-fn cfmap_run(cfmap: &str, dir: &Path, input: &Path) -> Option<Run> {
-    let help = Command::new(cfmap).args(["test", "--help"]).output().ok()?;
-    let script = if String::from_utf8_lossy(&help.stdout).contains("--hostname") {
-        r#"exec "$0" test -C site.cf --hostname vm.example.com 2>&1"#
-    } else {
-        r#"exec "$0" test -C site.cf 2>&1"#
-    };
-    run(&["timeout", "600", "sh", "-c", script, cfmap], dir, input)
+fn cfmap_argv(cfmap: &str) -> Vec<String> {
+    let mut argv: Vec<String> = [cfmap, "test", "-C", "site.cf"].map(String::from).into();
+    let help = Command::new(cfmap).args(["test", "--help"]).output();
+    if help.is_ok_and(|h| String::from_utf8_lossy(&h.stdout).contains("--hostname")) {
+        argv.extend(["--hostname".into(), "vm.example.com".into()]);
+    }
+    argv
 }
 
-fn sendmail_run(dir: &Path, input: &Path) -> Option<Run> {
+/// Hermetic `sendmail -bt`, as testdata/bt/regen.sh runs it.
+fn sendmail_argv() -> Vec<String> {
     let script = r#"for f in hosts resolv.conf nsswitch.conf passwd group; do
             mount --bind "$0/$f" /etc/$f || exit 1; done
         hostname vm.example.com
         exec sendmail -bt -C site.cf -ODontProbeInterfaces=true \
-            -ODontBlameSendmail=MapInUnsafeDirPath 2>&1"#;
+            -ODontBlameSendmail=MapInUnsafeDirPath"#;
     let etc = bt_dir().join("etc");
     let etc = etc.to_str().unwrap();
-    let argv = [
-        "timeout", "600", "unshare", "--uts", "--net", "--mount", "sh", "-c", script, etc,
-    ];
-    run(&argv, dir, input)
+    [
+        "unshare", "--uts", "--net", "--mount", "sh", "-c", script, etc,
+    ]
+    .map(String::from)
+    .into()
 }
 
 /// The faster of the best run so far and a new one.
@@ -316,13 +350,23 @@ fn main() {
         drop(f);
         // The two take turns; each keeps its fastest run (the machine is shared).
         let (mut ours, mut real): (Option<Run>, Option<Run>) = (None, None);
+        let ours_argv = cfmap_argv(cfmap);
+        let ours_argv: Vec<&str> = ours_argv.iter().map(String::as_str).collect();
+        let real_argv = sendmail_argv();
+        let real_argv: Vec<&str> = real_argv.iter().map(String::as_str).collect();
         for _ in 0..runs {
-            if have_engine && let Some(r) = cfmap_run(cfmap, &dir, &input) {
+            if have_engine && let Some(r) = run(&ours_argv, &dir, &input) {
                 ours = Some(faster(ours, r));
             }
-            if have_sendmail && let Some(r) = sendmail_run(&dir, &input) {
+            if have_sendmail && let Some(r) = run(&real_argv, &dir, &input) {
                 real = Some(faster(real, r));
             }
+        }
+        if let Some(r) = &mut ours {
+            r.rss_kib = peak_rss(&ours_argv, &dir, &input);
+        }
+        if let Some(r) = &mut real {
+            r.rss_kib = peak_rss(&real_argv, &dir, &input);
         }
         let diff = match (&ours, &real) {
             (Some(a), Some(b)) => {

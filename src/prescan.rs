@@ -52,6 +52,8 @@ pub struct Tables {
     ext: [Class; 256],
     int: [Class; 256],
     noc: [Class; 256],
+    /// Per table: the atom bytes that need nothing but to be added to the open token.
+    runs: [[bool; 256]; 3],
 }
 
 impl Tables {
@@ -94,7 +96,27 @@ impl Tables {
                 }
             }
         }
-        Tables { ext, int, noc }
+        let run = |t: &[Class; 256]| {
+            std::array::from_fn(|b| {
+                t[b] == Class::Atm
+                    && !matches!(
+                        b as u8,
+                        0 | b'\\' | b'(' | b')' | b'<' | b'>' | meta::METAQUOTE
+                    )
+            })
+        };
+        let runs = [run(&ext), run(&int), run(&noc)];
+        Tables {
+            ext,
+            int,
+            noc,
+            runs,
+        }
+    }
+
+    /// Which bytes of `table` continue an atom as they are (see [`Tables`]).
+    fn runs(&self, table: Table) -> &[bool; 256] {
+        &self.runs[table as usize]
     }
 
     pub fn class(&self, table: Table, b: u8) -> Class {
@@ -305,17 +327,16 @@ pub fn prescan_into<T>(
     }
 
     let classes = tables.table(mode.table);
+    let runs = tables.runs(mode.table);
+    // NUL never continues an atom: it stands for "no delimiter".
+    let delimiter = mode.delimiter.unwrap_or(0);
     loop {
         // Fast path: the rest of an atom. Atom bytes that need no special handling go
         // straight into the open token (the state machine would keep them there too).
         if state == Class::Atm && cur_open && injected.is_none() && comment_depth == 0 {
             let run = input[i.min(input.len())..]
                 .iter()
-                .take_while(|&&b| {
-                    classes[b as usize] == Class::Atm
-                        && !matches!(b, 0 | b'\\' | b'(' | b')' | b'<' | b'>' | meta::METAQUOTE)
-                        && Some(b) != mode.delimiter
-                })
+                .take_while(|&&b| runs[b as usize] && b != delimiter)
                 .count();
             if run > 0 {
                 if cur.len() + run > MAXNAME {

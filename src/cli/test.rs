@@ -136,7 +136,7 @@ pub fn input_lines(data: &[u8]) -> Vec<&[u8]> {
     while i < data.len() {
         let max = (LINE_BUFFER - 1).min(data.len() - i);
         let chunk = &data[i..i + max];
-        match chunk.iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', chunk) {
             Some(p) => {
                 lines.push(&chunk[..p]);
                 i += p + 1;

@@ -225,6 +225,8 @@ pub struct Session<'a> {
     pub(crate) scan_cache: ScanCache,
     /// Scratch room for trace lines' tokens (see `trace_line`).
     trace_room: Vec<u8>,
+    /// The workspace the last trace line printed, and its text after the label.
+    last_trace: (Vec<Token>, Vec<u8>),
     /// A lookup's key and arguments, and its default, joined (kept for their buffers).
     pub(crate) lookup_av: Vec<Vec<u8>>,
     pub(crate) lookup_default: Vec<u8>,
@@ -526,6 +528,7 @@ impl<'a> Session<'a> {
             lookup_av: Vec::new(),
             lookup_default: Vec::new(),
             last_name: None,
+            last_trace: (Vec::new(), Vec::new()),
             trace_room: Vec::new(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
             scan_cache: ScanCache::default(),
@@ -622,6 +625,15 @@ impl<'a> Session<'a> {
         out.extend_from_slice(n);
         out.extend_from_slice(&BLANKS[..16 - n.len()]);
         out.extend_from_slice(label.as_bytes());
+        // A call's input is often the workspace the line before printed (a returns
+        // line, or the caller's input): its text is copied from then.
+        let (last_ws, last_text) = &mut self.last_trace;
+        if last_ws.as_slice() == ws {
+            out.extend_from_slice(last_text);
+            out.push(b'\n');
+            return;
+        }
+        let from = out.len();
         let toks = &self.toks;
         let room = &mut self.trace_room;
         let mut rest = ws;
@@ -651,7 +663,17 @@ impl<'a> Session<'a> {
                 rest = tail;
             }
         }
+        last_ws.clear();
+        last_ws.extend_from_slice(ws);
+        last_text.clear();
+        last_text.extend_from_slice(&out[from..]);
         out.push(b'\n');
+    }
+
+    /// Forget the last trace line's workspace (its tokens may go, or print otherwise).
+    pub(crate) fn forget_trace(&mut self) {
+        self.last_trace.0.clear();
+        self.last_trace.1.clear();
     }
 
     /// A workspace token as sendmail's `xputs` prints it.

@@ -37,9 +37,10 @@ impl Session<'_> {
         if let Some((ws, _)) = self.last.take() {
             self.give_ws(ws);
         }
+        self.forget_trace();
         self.toks.release_beyond(SCRATCH_TOKENS);
         self.maps.next_command();
-        let line = match line.iter().position(|&b| b == 0) {
+        let line = match memchr::memchr(0, line) {
             Some(p) => &line[..p],
             None => line,
         };
@@ -537,12 +538,8 @@ impl Session<'_> {
                 self.message_bytes(&m);
                 last_status = status;
             }
-            while p < list.len() {
-                p += 1;
-                if list[p - 1] == b',' {
-                    break;
-                }
-            }
+            // On after the next comma.
+            p = memchr::memchr(b',', &list[p..]).map_or(list.len(), |c| p + c + 1);
         }
         self.last = Some((ws, last_status));
     }

@@ -205,10 +205,16 @@ impl TokenTable {
     }
 
     /// The token for `text`, added on first sight.
+    #[inline]
     pub fn intern(&mut self, text: &[u8]) -> Token {
         if let [b] = text {
             return Token::byte(*b);
         }
+        self.intern_long(text)
+    }
+
+    /// [`TokenTable::intern`] of a text that is not one byte long.
+    fn intern_long(&mut self, text: &[u8]) -> Token {
         let h = hash_bytes(0, text);
         if let Some(t) = self.find(&self.index, text, h) {
             return t;
