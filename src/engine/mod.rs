@@ -227,6 +227,9 @@ pub struct Session<'a> {
     trace_room: Vec<u8>,
     /// The workspace the last trace line printed, and its text after the label.
     last_trace: (Vec<Token>, Vec<u8>),
+    /// Lookup defaults (lasting tokens) and the tokens they give once joined and scanned.
+    pub(crate) default_cache:
+        std::collections::HashMap<Box<[Token]>, Box<[Token]>, token::FastState>,
     /// A lookup's key and arguments, and its default, joined (kept for their buffers).
     pub(crate) lookup_av: Vec<Vec<u8>>,
     pub(crate) lookup_default: Vec<u8>,
@@ -525,6 +528,7 @@ impl<'a> Session<'a> {
                 .iter()
                 .map(|(k, &v)| (k.clone(), v))
                 .collect(),
+            default_cache: Default::default(),
             lookup_av: Vec::new(),
             lookup_default: Vec::new(),
             last_name: None,

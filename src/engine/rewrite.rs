@@ -149,6 +149,11 @@ impl Session<'_> {
                 if !matched {
                     idx += 1;
                     loopcount = 0;
+                    // The rules after it that the cheap tests rule out are passed over
+                    // at once: each would only count the loop up to one and back.
+                    while idx < rules.len() && code.filters[idx].rules_out(&folded, sig) {
+                        idx += 1;
+                    }
                     continue;
                 }
                 let next = match c.prefix {
@@ -364,6 +369,10 @@ impl Session<'_> {
             let scanned = match (value, default) {
                 (Some(v), _) if v.is_empty() => true,
                 (Some(v), _) => self.scan_value_into(&v, Table::External, &mut new_toks),
+                (None, Some((s, e))) if let Some(toks) = self.default_cache.get(&nv[s..e]) => {
+                    new_toks.extend_from_slice(toks);
+                    true
+                }
                 (None, Some((s, e))) => {
                     let mut r = std::mem::take(&mut self.lookup_default);
                     r.clear();
@@ -378,6 +387,18 @@ impl Session<'_> {
                     );
                     let ok =
                         r.is_empty() || self.scan_value_into(&r, Table::Internal, &mut new_toks);
+                    // A default of lasting tokens that scanned cleanly (the scan cache
+                    // holds it) gives the same tokens every time.
+                    let clean = r.is_empty()
+                        || self.scan_cache[Table::Internal as usize].contains_key(r.as_slice());
+                    if ok
+                        && clean
+                        && self.default_cache.len() < SCAN_CACHE_MAX
+                        && nv[s..e].iter().all(|&t| self.toks.is_lasting(t))
+                    {
+                        self.default_cache
+                            .insert(nv[s..e].into(), new_toks.as_slice().into());
+                    }
                     self.lookup_default = r;
                     ok
                 }

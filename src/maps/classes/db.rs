@@ -460,7 +460,6 @@ fn fd_mtime(f: &std::fs::File) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn ctx(base: PathBuf) -> Ctx {
         Ctx {
@@ -474,7 +473,7 @@ mod tests {
                 ..Default::default()
             },
             switch: None,
-            host_cache: HashMap::new(),
+            host_cache: Default::default(),
             warnings: Default::default(),
             uid: 0,
         }

@@ -77,6 +77,9 @@ pub struct MapSet {
     read_messages: Vec<(Span, Vec<u8>)>,
 }
 
+/// `$[ $]` answers by host name (sendmail's host map cache): status and canonical name.
+pub(crate) type HostCache = HashMap<Vec<u8>, (i32, Option<Vec<u8>>), crate::shorthash::FastState>;
+
 /// What every class lookup may need besides its own map.
 pub(crate) struct Ctx {
     base_dir: PathBuf,
@@ -88,7 +91,7 @@ pub(crate) struct Ctx {
     /// The service switch file, read on first use: service (lower case) → types.
     switch: Option<HashMap<Vec<u8>, Vec<Vec<u8>>>>,
     /// host_map_lookup's per-process cache (sendmail's ST_NAMECANON, case-sensitive).
-    host_cache: HashMap<Vec<u8>, (i32, Option<Vec<u8>>)>,
+    host_cache: HostCache,
     /// Messages the safe-file checks left for the caller to print (writable directories
     /// that are only warned about).
     pub(crate) warnings: std::cell::RefCell<Vec<Vec<u8>>>,
@@ -371,7 +374,7 @@ impl MapSet {
             switch_file: PathBuf::new(),
             blame: DontBlame::default(),
             switch: None,
-            host_cache: HashMap::new(),
+            host_cache: HostCache::default(),
             warnings: Default::default(),
             // SAFETY: getuid has no preconditions and cannot fail.
             uid: opts.uid.unwrap_or_else(|| unsafe { libc::getuid() }),
@@ -891,7 +894,7 @@ mod tests {
             switch_file: PathBuf::new(),
             blame: DontBlame::default(),
             switch: None,
-            host_cache: HashMap::new(),
+            host_cache: HostCache::default(),
             warnings: Default::default(),
             uid: 0,
         };

@@ -178,7 +178,6 @@ fn prefixes(dir: &[u8]) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
     use std::path::PathBuf;
 
     fn ctx(base: PathBuf) -> Ctx {
@@ -190,7 +189,7 @@ mod tests {
             switch_file: PathBuf::new(),
             blame: Default::default(),
             switch: None,
-            host_cache: HashMap::new(),
+            host_cache: Default::default(),
             warnings: Default::default(),
             uid: 0,
         }
