@@ -207,6 +207,8 @@ pub struct Session<'a> {
     pub(crate) blank_sub: u8,
     /// Ruleset names by number (sendmail's RuleSetNames).
     names: Vec<std::rc::Rc<[u8]>>,
+    /// The start of each ruleset's trace lines, by number: input, returns.
+    trace_heads: Vec<[TraceHead; 2]>,
     /// `/tryflags`: header (else envelope) and sender (else recipient) addresses.
     pub(crate) try_header: bool,
     pub(crate) try_sender: bool,
@@ -289,6 +291,19 @@ impl MapEnv for Env<'_> {
 fn push_message(out: &mut Vec<u8>, text: &[u8]) {
     out.extend(text.iter().map(|b| b & 0x7F));
     out.push(b'\n');
+}
+
+/// The start of a trace line: the ruleset's name as `%-16.16s`, then the label.
+type TraceHead = [u8; 25];
+const INPUT: &[u8; 9] = b"   input:";
+const RETURNS: &[u8; 9] = b" returns:";
+
+fn trace_head(name: &[u8], label: &[u8; 9]) -> TraceHead {
+    let mut head = [b' '; 25];
+    let n = name.len().min(16);
+    head[..n].copy_from_slice(&name[..n]);
+    head[16..].copy_from_slice(label);
+    head
 }
 
 /// Token `t` as sendmail's `xputs` prints it; a short printable one is copied as one
@@ -505,6 +520,10 @@ impl<'a> Session<'a> {
                 *slot = std::rc::Rc::from(name.as_slice());
             }
         }
+        let trace_heads = names
+            .iter()
+            .map(|n| [trace_head(n, INPUT), trace_head(n, RETURNS)])
+            .collect();
         let mut session = Session {
             ir,
             macros,
@@ -513,6 +532,7 @@ impl<'a> Session<'a> {
             out,
             blank_sub: ir.blank_sub,
             names,
+            trace_heads,
             try_header: false,
             try_sender: false,
             last: None,
@@ -620,15 +640,19 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// `%-16.16s` + `label` + each token after a blank.
-    pub(crate) fn trace_line(&mut self, name: &[u8], label: &str, ws: &[Token]) {
-        const BLANKS: [u8; 16] = [b' '; 16];
-        let n = &name[..name.len().min(16)];
+    /// Ruleset `rs`'s name `%-16.16s` + the label (input or returns) + each token after
+    /// a blank.
+    pub(crate) fn trace_line(&mut self, rs: u16, returns: bool, ws: &[Token]) {
+        let head = match self.trace_heads.get(usize::from(rs)) {
+            Some(h) => h[usize::from(returns)],
+            None => trace_head(
+                &self.ruleset_label(rs),
+                [INPUT, RETURNS][usize::from(returns)],
+            ),
+        };
         let out = &mut self.out;
         out.reserve(32 + ws.len() * 12);
-        out.extend_from_slice(n);
-        out.extend_from_slice(&BLANKS[..16 - n.len()]);
-        out.extend_from_slice(label.as_bytes());
+        out.extend_from_slice(&head);
         // A call's input is often the workspace the line before printed (a returns
         // line, or the caller's input): its text is copied from then.
         let (last_ws, last_text) = &mut self.last_trace;

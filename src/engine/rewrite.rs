@@ -98,12 +98,11 @@ struct Abort(i32);
 impl Session<'_> {
     /// Run ruleset `rs` on `ws` (sendmail's `rewrite`); returns the status.
     pub fn rewrite(&mut self, ws: &mut Workspace, rs: u16, reclevel: usize, maxatom: usize) -> i32 {
-        let name = self.ruleset_label(rs);
-        self.trace_line(&name, "   input:", ws);
+        self.trace_line(rs, false, ws);
         if reclevel > MAX_RULE_RECURSION {
             self.message(&format!(
                 "rewrite: excessive recursion (max {MAX_RULE_RECURSION}), ruleset {}",
-                String::from_utf8_lossy(&name)
+                String::from_utf8_lossy(&self.ruleset_label(rs))
             ));
             return ex::CONFIG;
         }
@@ -128,7 +127,7 @@ impl Session<'_> {
                 if loopcount > MAX_LOOP {
                     self.message(&format!(
                         "Infinite loop in ruleset {}, rule {}",
-                        String::from_utf8_lossy(&name),
+                        String::from_utf8_lossy(&self.ruleset_label(rs)),
                         idx + 1
                     ));
                     break;
@@ -165,7 +164,7 @@ impl Session<'_> {
                     Prefix::Repeat => idx,
                 };
                 match self.build_rhs(
-                    &name,
+                    rs,
                     &c.template,
                     c.special.or_copied(sig),
                     ws,
@@ -193,7 +192,7 @@ impl Session<'_> {
         self.bindings_pool.push(bindings);
         match status {
             Ok(rstat) => {
-                self.trace_line(&name, " returns:", ws);
+                self.trace_line(rs, true, ws);
                 rstat
             }
             Err(status) => status,
@@ -203,7 +202,7 @@ impl Session<'_> {
     #[allow(clippy::too_many_arguments)]
     fn build_rhs(
         &mut self,
-        name: &[u8],
+        rs: u16,
         template: &[Part],
         scan: Special,
         ws: &Workspace,
@@ -221,7 +220,7 @@ impl Session<'_> {
                     let Some(bd) = bindings.get(n) else {
                         self.message(&format!(
                             "rewrite: ruleset {}: replacement ${} out of bounds",
-                            String::from_utf8_lossy(name),
+                            String::from_utf8_lossy(&self.ruleset_label(rs)),
                             d as char
                         ));
                         return Err(Abort(ex::CONFIG));
