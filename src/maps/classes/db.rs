@@ -311,35 +311,25 @@ impl DbMap {
             self.checked = true;
             self.checked_tick = Some(coarse_tick());
         }
-        if let Some(found) = self.memo.get(k.as_slice()) {
-            let answer = answer(
-                self.class,
-                &mut self.ret_buf,
-                common,
-                key,
-                found.as_deref(),
-                args,
-            );
-            return (answer, false);
-        }
-        let flags = (common.try0, common.try1);
-        let (found, failed) = fetch(map.as_ref(), k, common);
-        let answer = answer(
-            self.class,
-            &mut self.ret_buf,
-            common,
-            key,
-            found.as_deref(),
-            args,
-        );
-        if !failed {
-            // What was found under other flags may not be found under these.
-            if (common.try0, common.try1) != flags || self.memo.len() >= MEMO_MAX {
-                self.memo.clear();
+        let fetched;
+        let found = match self.memo.get(k.as_slice()) {
+            Some(found) => found.as_deref(),
+            None => {
+                let flags = (common.try0, common.try1);
+                let (found, failed) = fetch(map.as_ref(), k, common);
+                if !failed {
+                    // What was found under other flags may not be found under these.
+                    if (common.try0, common.try1) != flags || self.memo.len() >= MEMO_MAX {
+                        self.memo.clear();
+                    }
+                    let kept = found.as_deref().map(Box::from);
+                    self.memo.insert(k.as_slice().into(), kept);
+                }
+                fetched = found;
+                fetched.as_deref()
             }
-            self.memo
-                .insert(k.as_slice().into(), found.map(Vec::into_boxed_slice));
-        }
+        };
+        let answer = answer(self.class, &mut self.ret_buf, common, key, found, args);
         (answer, false)
     }
 }
@@ -495,18 +485,26 @@ mod tests {
         }
     }
 
+    /// A map `m` of `class` in `dir`, built from `pairs` and opened.
+    fn opened(
+        dir: &std::path::Path,
+        class: MapClass,
+        ty: MapType,
+        pairs: &[(&[u8], &[u8])],
+    ) -> (Ctx, DbMap, Common) {
+        build(ty, &dir.join("m"), pairs);
+        let c = ctx(dir.to_path_buf());
+        let mut m = DbMap::new(class);
+        let co = common();
+        m.open(&c, b"m", b"m", &co).unwrap();
+        (c, m, co)
+    }
+
     #[test]
     fn nul_tries_are_adaptive_and_permanent() {
         let d = tempfile::tempdir().unwrap();
-        build(
-            MapType::Hash,
-            &d.path().join("m"),
-            &[(b"plain", b"P"), (b"withnul\0", b"N\0")],
-        );
-        let c = ctx(d.path().to_path_buf());
-        let mut m = DbMap::new(MapClass::Hash);
-        let mut co = common();
-        m.open(&c, b"m", b"m", &co).unwrap();
+        let pairs: &[(&[u8], &[u8])] = &[(b"plain", b"P"), (b"withnul\0", b"N\0")];
+        let (_c, mut m, mut co) = opened(d.path(), MapClass::Hash, MapType::Hash, pairs);
         let a = |v: &str| vec![v.as_bytes().to_vec()];
         // Found with NUL first: from now on only NUL keys are tried.
         let (r, _) = m.lookup(&mut co, b"WithNul", &a("WithNul"));
@@ -599,15 +597,8 @@ mod tests {
     #[test]
     fn remembered_keys_answer_as_the_file_does() {
         let d = tempfile::tempdir().unwrap();
-        build(
-            MapType::Btree,
-            &d.path().join("m"),
-            &[(b"host", b"H %1"), (b"other", b"O")],
-        );
-        let c = ctx(d.path().to_path_buf());
-        let mut kept = DbMap::new(MapClass::Btree);
-        let mut co = common();
-        kept.open(&c, b"m", b"m", &co).unwrap();
+        let pairs: &[(&[u8], &[u8])] = &[(b"host", b"H %1"), (b"other", b"O")];
+        let (c, mut kept, mut co) = opened(d.path(), MapClass::Btree, MapType::Btree, pairs);
         let av = |k: &str, a: &str| vec![k.as_bytes().to_vec(), a.as_bytes().to_vec()];
         let asks = [
             ("HOST", "x"),
