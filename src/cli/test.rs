@@ -61,7 +61,9 @@ COMMANDS:
 MAP FILES:
   A map file rebuilt while cfmap test runs is answered from the first line that starts
   a tick of the coarse clock (1-10 ms) after the rebuild: a file map looks at its file at
-  most once a line and once a tick, where sendmail looks before every lookup.
+  most once a line and once a tick, where sendmail looks before every lookup. What a
+  file gave for a key is kept until the file is seen to change (its modification time,
+  as sendmail compares it) and the map is reopened.
 
 EXIT STATUS:
   0    End of input or /quit.
