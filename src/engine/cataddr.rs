@@ -35,7 +35,15 @@ pub fn cataddr_into<'t>(
     let tokens = tokens
         .into_iter()
         .map(|t| (t, t.contains(&meta::METAQUOTE)));
-    join(out, tokens, tables, spacesub, external, size);
+    join_from(
+        out,
+        tokens,
+        tables,
+        spacesub,
+        external,
+        size as isize,
+        false,
+    );
 }
 
 /// [`cataddr_into`] of interned tokens (whose table knows which hold a METAQUOTE).
@@ -48,7 +56,7 @@ pub fn cataddr_tokens(
     external: bool,
     size: usize,
 ) {
-    // Like `join`, with short tokens copied as fixed-size blocks (no call per token).
+    // Like `join_from`, with short tokens copied as fixed-size blocks (no call per token).
     out.reserve(ws.len() * (PAD + 1));
     let mut sz = size as isize - 2;
     let mut prev_atom = false;
@@ -81,28 +89,8 @@ pub fn cataddr_tokens(
     }
 }
 
-/// The join, each token with whether it holds a METAQUOTE.
-fn join<'t>(
-    out: &mut Vec<u8>,
-    tokens: impl Iterator<Item = (&'t [u8], bool)>,
-    tables: &Tables,
-    spacesub: u8,
-    external: bool,
-    size: usize,
-) {
-    join_from(
-        out,
-        tokens,
-        tables,
-        spacesub,
-        external,
-        size as isize,
-        false,
-    );
-}
-
-/// [`join`] with the budget `size` (as sendmail counts it) and whether the token before
-/// the first was an atom.
+/// The join, each token with whether it holds a METAQUOTE, from a budget of `size` (as
+/// sendmail counts it) and whether the token before the first was an atom.
 fn join_from<'t>(
     out: &mut Vec<u8>,
     tokens: impl Iterator<Item = (&'t [u8], bool)>,
