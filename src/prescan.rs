@@ -243,6 +243,48 @@ pub fn prescan(input: &[u8], tables: &Tables, mode: Mode) -> Scan {
     })
 }
 
+/// The token being read, on the stack: the scan stops with an error as soon as it holds
+/// more than [`MAXNAME`] bytes, so one more is all the room it needs.
+struct TokenBuf {
+    bytes: [u8; MAXNAME + 1],
+    len: usize,
+}
+
+impl TokenBuf {
+    fn new() -> TokenBuf {
+        TokenBuf {
+            bytes: [0; MAXNAME + 1],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        self.bytes[self.len] = b;
+        self.len += 1;
+    }
+
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        self.bytes[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
 /// Split `input` into tokens made by `make(bytes, start, end)`: callers that keep tokens
 /// in another form build them once, from the scanner's own buffer.
 pub fn prescan_with<T>(
@@ -276,7 +318,7 @@ pub fn prescan_into<T>(
     };
     let mut state = Class::Atm;
     // The token being read: its bytes, whether one is open, and its input range.
-    let mut cur: Vec<u8> = Vec::with_capacity(64);
+    let mut cur = TokenBuf::new();
     let mut cur_open = false;
     let (mut cur_start, mut cur_end) = (0usize, 0usize);
     let mut total_bytes = 0usize;
@@ -304,7 +346,7 @@ pub fn prescan_into<T>(
                         scan.failed = true;
                         return scan;
                     }
-                    scan.tokens.push(make(&cur, cur_start, cur_end));
+                    scan.tokens.push(make(cur.as_slice(), cur_start, cur_end));
                 }
                 cur.clear();
             }
