@@ -77,11 +77,7 @@ pub fn cataddr_tokens(
             out.push(spacesub);
         }
         match toks.short_text(t) {
-            Some((block, len)) => {
-                let end = out.len() + len;
-                out.extend_from_slice(block);
-                out.truncate(end);
-            }
+            Some(b) => TokenTable::extend_block(out, b),
             None => out.extend_from_slice(tok),
         }
         sz -= tok.len() as isize + blank;

@@ -306,21 +306,14 @@ fn trace_head(name: &[u8], label: &[u8; 9]) -> TraceHead {
     head
 }
 
-/// Token `t` as sendmail's `xputs` prints it; a short printable one is copied as one
-/// fixed-size block from the token arena, then cut to its length.
+/// Token `t` as sendmail's `xputs` prints it; a short printable one (or a `$x`
+/// metacharacter) is copied as one fixed-size block from the token arena.
 // Inlined: it is the inner loop of every trace line.
 #[inline(always)]
 fn put_token(out: &mut Vec<u8>, toks: &TokenTable, t: Token, macros: &MacroTable) {
-    if !toks.plain(t) {
-        return xputs_into(out, toks.text(t), macros);
-    }
-    match toks.short_text(t) {
-        Some((block, len)) => {
-            let end = out.len() + len;
-            out.extend_from_slice(block);
-            out.truncate(end);
-        }
-        None => out.extend_from_slice(toks.text(t)),
+    match toks.short_printed(t) {
+        Some(b) => TokenTable::extend_block(out, b),
+        None => xputs_into(out, toks.text(t), macros),
     }
 }
 
@@ -328,16 +321,6 @@ fn put_token(out: &mut Vec<u8>, toks: &TokenTable, t: Token, macros: &MacroTable
 fn xputs_into(out: &mut Vec<u8>, bytes: &[u8], macros: &MacroTable) {
     if bytes.iter().all(|&b| (0x20..0x7F).contains(&b)) {
         out.extend_from_slice(bytes);
-        return;
-    }
-    // The common metacharacter tokens ($# $@ $: $> …) without a detour.
-    if let [m] = bytes
-        && (0x80..=0x9F).contains(m)
-        && let Some(l) = crate::meta::meta_letter(*m)
-        && !matches!(*m, crate::meta::MACROEXPAND | crate::meta::MACRODEXPAND)
-    {
-        out.push(b'$');
-        out.push(l);
         return;
     }
     let s = crate::ir::emit::xputs(bytes, macros);

@@ -368,39 +368,7 @@ impl Session<'_> {
             let scanned = match (value, default) {
                 (Some(v), _) if v.is_empty() => true,
                 (Some(v), _) => self.scan_value_into(&v, Table::External, &mut new_toks),
-                (None, Some((s, e))) if let Some(toks) = self.default_cache.get(&nv[s..e]) => {
-                    new_toks.extend_from_slice(toks);
-                    true
-                }
-                (None, Some((s, e))) => {
-                    let mut r = std::mem::take(&mut self.lookup_default);
-                    r.clear();
-                    cataddr_tokens(
-                        &mut r,
-                        &self.toks,
-                        &nv[s..e],
-                        &self.ir.tables,
-                        self.blank_sub,
-                        false,
-                        MAXKEY,
-                    );
-                    let ok =
-                        r.is_empty() || self.scan_value_into(&r, Table::Internal, &mut new_toks);
-                    // A default of lasting tokens that scanned cleanly (the scan cache
-                    // holds it) gives the same tokens every time.
-                    let clean = r.is_empty()
-                        || self.scan_cache[Table::Internal as usize].contains_key(r.as_slice());
-                    if ok
-                        && clean
-                        && self.default_cache.len() < SCAN_CACHE_MAX
-                        && nv[s..e].iter().all(|&t| self.toks.is_lasting(t))
-                    {
-                        self.default_cache
-                            .insert(nv[s..e].into(), new_toks.as_slice().into());
-                    }
-                    self.lookup_default = r;
-                    ok
-                }
+                (None, Some((s, e))) => self.scan_default(&nv[s..e], &mut new_toks),
                 (None, None) => {
                     new_toks.extend_from_slice(&nv[key_start..key_end]);
                     true
@@ -429,6 +397,42 @@ impl Session<'_> {
             rstat = status;
         }
         Ok(rstat)
+    }
+
+    /// A lookup's default (`$: …`) joined and tokenized into `out`; `false` is "no
+    /// result". Defaults of lasting tokens that scan cleanly give the same tokens every
+    /// time and are remembered.
+    fn scan_default(&mut self, default: &[Token], out: &mut Workspace) -> bool {
+        if let Some(toks) = self.default_cache.get(default) {
+            out.extend_from_slice(toks);
+            return true;
+        }
+        let from = out.len();
+        let mut r = std::mem::take(&mut self.lookup_default);
+        r.clear();
+        cataddr_tokens(
+            &mut r,
+            &self.toks,
+            default,
+            &self.ir.tables,
+            self.blank_sub,
+            false,
+            MAXKEY,
+        );
+        let ok = r.is_empty() || self.scan_value_into(&r, Table::Internal, out);
+        // A clean scan is in the scan cache.
+        let clean =
+            r.is_empty() || self.scan_cache[Table::Internal as usize].contains_key(r.as_slice());
+        if ok
+            && clean
+            && self.default_cache.len() < SCAN_CACHE_MAX
+            && default.iter().all(|&t| self.toks.is_lasting(t))
+        {
+            self.default_cache
+                .insert(default.into(), out[from..].into());
+        }
+        self.lookup_default = r;
+        ok
     }
 
     /// The map a lookup names (`None`: `$[ $]`, the host map), saying so when there is

@@ -155,10 +155,7 @@ impl TokenTable {
             if let Some(l) = meta::meta_letter(b)
                 && !matches!(b, meta::MACROEXPAND | meta::MACRODEXPAND)
             {
-                t.bytes.truncate(t.bytes.len() - PAD);
-                t.meta_printed[usize::from(b - 0x80)] = t.bytes.len() as u32;
-                t.bytes.extend_from_slice(&[b'$', l]);
-                t.bytes.extend_from_slice(&[0; PAD]);
+                t.meta_printed[usize::from(b - 0x80)] = t.append(&[b'$', l]);
             }
         }
         t
@@ -167,11 +164,7 @@ impl TokenTable {
     /// Add `text` (its hash `h`) as a new token, to the index in use.
     fn push(&mut self, text: &[u8], h: u64) -> Token {
         let id = Token(u32::try_from(self.entries.len()).expect("fewer than 2^32 tokens"));
-        // The arena always ends in PAD zero bytes (see `short_text`).
-        self.bytes.truncate(self.bytes.len() - PAD);
-        let start = u32::try_from(self.bytes.len()).expect("less than 4 GiB of tokens");
-        self.bytes.extend_from_slice(text);
-        self.bytes.extend_from_slice(&[0; PAD]);
+        let start = self.append(text);
         self.entries.push(Entry {
             start,
             len: text.len() as u32,
@@ -190,6 +183,16 @@ impl TokenTable {
             }
         }
         id
+    }
+
+    /// Put `text` at the end of the arena; where it starts. The arena always ends in
+    /// PAD zero bytes (see [`TokenTable::short_text`]).
+    fn append(&mut self, text: &[u8]) -> u32 {
+        self.bytes.truncate(self.bytes.len() - PAD);
+        let start = u32::try_from(self.bytes.len()).expect("less than 4 GiB of tokens");
+        self.bytes.extend_from_slice(text);
+        self.bytes.extend_from_slice(&[0; PAD]);
+        start
     }
 
     fn find(&self, index: &Index, text: &[u8], h: u64) -> Option<Token> {
@@ -279,11 +282,15 @@ impl TokenTable {
     /// costs no call. `None` for longer tokens.
     pub fn short_text(&self, t: Token) -> Option<(&[u8; PAD], usize)> {
         let e = &self.entries[t.index()];
-        let len = e.len as usize;
+        self.block(e.start as usize, e.len as usize)
+    }
+
+    /// The arena's PAD bytes from `start`, for bytes `len` long (at most PAD).
+    #[inline(always)]
+    fn block(&self, start: usize, len: usize) -> Option<(&[u8; PAD], usize)> {
         if len > PAD {
             return None;
         }
-        let start = e.start as usize;
         let block = self.bytes[start..start + PAD].try_into().ok()?;
         Some((block, len))
     }
@@ -303,11 +310,16 @@ impl TokenTable {
             }
             (at as usize, 2)
         };
-        if len > PAD {
-            return None;
-        }
-        let block = self.bytes[start..start + PAD].try_into().ok()?;
-        Some((block, len))
+        self.block(start, len)
+    }
+
+    /// Append a [`TokenTable::short_text`] block's `len` bytes to `out` (a fixed-size
+    /// copy, then the surplus cut off).
+    #[inline(always)]
+    pub fn extend_block(out: &mut Vec<u8>, (block, len): (&[u8; PAD], usize)) {
+        let end = out.len() + len;
+        out.extend_from_slice(block);
+        out.truncate(end);
     }
 
     /// The bytes of each token of `ws`, in order.
