@@ -38,6 +38,12 @@ pub struct ClassTable {
     /// lower-cased members, sorted (to grow a `$=X` phrase only while it can still
     /// become a member).
     sorted: RefCell<Vec<(u32, Vec<Vec<u8>>)>>,
+    /// Per class id, made on first use: the generation it was made at and the class's
+    /// lower-cased members joined with NUL bytes (to tell whether a text occurs in
+    /// some member).
+    joined: RefCell<Vec<(u32, Vec<u8>)>>,
+    /// Bytes added to each class (an upper bound of its joined size).
+    bytes: Vec<usize>,
 }
 
 /// Where a phrase stands against a class's members.
@@ -58,6 +64,8 @@ impl Default for ClassTable {
             longest: vec![0; 256],
             generation: 1,
             sorted: RefCell::new(vec![(0, Vec::new()); 256]),
+            joined: RefCell::new(vec![(0, Vec::new()); 256]),
+            bytes: vec![0; 256],
         }
     }
 }
@@ -90,6 +98,29 @@ impl ClassTable {
         self.generation = self.generation.wrapping_add(1).max(1);
         let l = &mut self.longest[id as usize];
         *l = (*l).max(word.len());
+        self.bytes[id as usize] += word.len() + 1;
+    }
+
+    /// At most how many bytes class `id`'s members take, joined.
+    pub fn bytes(&self, id: MacroId) -> usize {
+        self.bytes[id as usize]
+    }
+
+    /// Whether the lower-cased `text` occurs in some member of class `id` (only then
+    /// can a token with that text be part of a phrase that is a member).
+    pub fn mentions(&self, id: MacroId, text: &[u8]) -> bool {
+        let mut joined = self.joined.borrow_mut();
+        let (made, all) = &mut joined[id as usize];
+        if *made != self.generation {
+            all.clear();
+            let bit = |w: &Word| w.bits[(id >> 6) as usize] & (1 << (id & 63)) != 0;
+            for (k, _) in self.words.iter().filter(|(_, w)| bit(w)) {
+                all.extend_from_slice(k);
+                all.push(0);
+            }
+            *made = self.generation;
+        }
+        memchr::memmem::find(all, text).is_some()
     }
 
     /// The length of the longest member of class `id`.
@@ -173,6 +204,22 @@ mod tests {
             t.members(b'X'),
             [&b"b"[..], &b"a"[..], &b"vm.example.com"[..]]
         );
+    }
+
+    #[test]
+    fn mentions_finds_texts_inside_members() {
+        let mut t = ClassTable::new();
+        t.add(b'w', b"VM.Example.com");
+        t.add(b'w', b"localhost");
+        t.add(b'Y', b"other.org");
+        assert!(t.mentions(b'w', b"example"));
+        assert!(t.mentions(b'w', b"m.e"));
+        assert!(t.mentions(b'w', b"localhost"));
+        assert!(!t.mentions(b'w', b"other"));
+        assert!(!t.mentions(b'w', b"comlocal"));
+        assert!(t.mentions(b'Y', b"other"));
+        t.add(b'w', b"other.net");
+        assert!(t.mentions(b'w', b"other"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod mailers;
 pub mod matcher;
 pub mod parse;
 pub mod rewrite;
+mod scanmemo;
 pub mod testmode;
 pub mod token;
 
@@ -77,6 +78,11 @@ pub(crate) fn fold_workspace(ws: &[Token], toks: &TokenTable, folded: &mut Vec<T
 impl Compiled {
     fn new(rule: &crate::ir::Rule, toks: &mut TokenTable) -> Compiled {
         let ops: Vec<Op> = rule.lhs.ops.iter().map(|o| Op::new(o, toks)).collect();
+        for op in &ops {
+            if let Op::Literal(l) = *op {
+                toks.mark_literal(l);
+            }
+        }
         let literals: Vec<Token> = ops
             .iter()
             .filter_map(|op| match *op {
@@ -92,6 +98,9 @@ impl Compiled {
         };
         let first = folded(&rule.lhs.first);
         let last = folded(&rule.lhs.last);
+        for t in [first, last].into_iter().flatten() {
+            toks.mark_literal(t);
+        }
         let template: Vec<Part> = rule
             .rhs
             .tokens
@@ -161,13 +170,34 @@ impl Filter {
 pub(crate) struct Code {
     pub filters: Box<[Filter]>,
     pub rules: Box<[Compiled]>,
+    /// The classes the patterns name (`$=X`, `$~X`), for the scan memo; `None` when the
+    /// memo is not used: a pattern holds `$x`, or the ruleset is so short that its
+    /// search costs less than the memo's lookup.
+    pub classes_named: Option<Box<[crate::ir::MacroId]>>,
+    /// Their bits (one per class id).
+    pub class_mask: [u64; 4],
 }
 
 impl Code {
     fn new(rules: Vec<Compiled>) -> Code {
+        let (mut named, mut macros) = (Vec::new(), false);
+        for op in rules.iter().flat_map(|r| &r.ops) {
+            match *op {
+                Op::Macro(_) => macros = true,
+                Op::Class(id) | Op::NotClass(id) if !named.contains(&id) => named.push(id),
+                _ => {}
+            }
+        }
+        let mut class_mask = [0u64; 4];
+        for &id in &named {
+            class_mask[(id >> 6) as usize] |= 1 << (id & 63);
+        }
+        let memo = !macros && rules.len() >= scanmemo::MIN_RULES;
         Code {
             filters: rules.iter().map(Compiled::filter).collect(),
             rules: rules.into(),
+            classes_named: memo.then(|| named.into_boxed_slice()),
+            class_mask,
         }
     }
 }
@@ -225,6 +255,8 @@ pub struct Session<'a> {
     pub(crate) bindings_pool: Vec<Vec<matcher::Binding>>,
     /// Values already tokenized into lasting tokens, by table and bytes.
     pub(crate) scan_cache: ScanCache,
+    /// Which rule matches next, by workspace shape (see [`scanmemo`]).
+    pub(crate) scan_memo: scanmemo::ScanMemo,
     /// Scratch room for trace lines' tokens (see `trace_line`).
     trace_room: Vec<u8>,
     /// The workspace the last trace line printed, and its text after the label.
@@ -539,6 +571,7 @@ impl<'a> Session<'a> {
             trace_room: Vec::new(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
             scan_cache: ScanCache::default(),
+            scan_memo: scanmemo::ScanMemo::default(),
         };
         // Every ruleset's tokens are made now, to last; test lines' tokens come later
         // and go in bulk (TokenTable::release_beyond).

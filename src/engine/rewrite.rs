@@ -2,10 +2,10 @@
 //! ruleset's rules to a workspace, build each right-hand side (substitution, then lookups
 //! left to right, then `$>` calls right to left), and print the trace lines `-bt` shows.
 
-use crate::engine::Session;
 use crate::engine::cataddr::{MAXKEY, cataddr_tokens};
 use crate::engine::matcher::{Binding, MatchCtx, match_lhs};
 use crate::engine::token::{Token, TokenTable};
+use crate::engine::{Code, Session};
 use crate::ir::Prefix;
 use crate::maps::lookup::{Answer, OpenState};
 use crate::meta;
@@ -95,6 +95,36 @@ const MAX_MAP_ARGS: usize = 8;
 /// A fatal error inside one rewrite: return this status at once, without a returns line.
 struct Abort(i32);
 
+/// The first rule from `from` on that matches: the cheap tests, then the matcher; the
+/// rules after a failed one that the cheap tests rule out are passed over at once.
+#[inline(always)]
+fn scan(
+    code: &Code,
+    from: usize,
+    ws: &[Token],
+    folded: &[Token],
+    sig: u64,
+    ctx: &MatchCtx,
+    bindings: &mut Vec<Binding>,
+) -> Option<usize> {
+    let n = code.rules.len();
+    let mut idx = from;
+    while idx < n {
+        let c = &code.rules[idx];
+        if !code.filters[idx].rules_out(folded, sig)
+            && c.literals_in_order(folded)
+            && match_lhs(&c.ops, ws, folded, ctx, bindings)
+        {
+            return Some(idx);
+        }
+        idx += 1;
+        while idx < n && code.filters[idx].rules_out(folded, sig) {
+            idx += 1;
+        }
+    }
+    None
+}
+
 impl Session<'_> {
     /// Run ruleset `rs` on `ws` (sendmail's `rewrite`); returns the status.
     pub fn rewrite(&mut self, ws: &mut Workspace, rs: u16, reclevel: usize, maxatom: usize) -> i32 {
@@ -106,7 +136,6 @@ impl Session<'_> {
             ));
             return ex::CONFIG;
         }
-        let ir = self.ir;
         let code = self.compiled(rs);
         let rules = &code.rules;
         let mut rstat = ex::OK;
@@ -132,29 +161,29 @@ impl Session<'_> {
                     ));
                     break;
                 }
-                let c = &rules[idx];
-                let matched =
-                    !code.filters[idx].rules_out(&folded, sig) && c.literals_in_order(&folded) && {
-                        let ctx = MatchCtx {
-                            classes: &self.classes,
-                            macros: &self.macros,
-                            tables: &ir.tables,
-                            toks: &self.toks,
-                            phrase: &self.phrase,
-                            blank_sub: self.blank_sub,
-                        };
-                        match_lhs(&c.ops, ws, &folded, &ctx, &mut bindings)
+                // The next rule from here that matches: each rule passed over would
+                // count the loop up to one and back.
+                let found = if code.classes_named.is_some() {
+                    self.next_match(&code, rs, idx, ws, &folded, sig, &mut bindings)
+                } else {
+                    let ctx = MatchCtx {
+                        classes: &self.classes,
+                        macros: &self.macros,
+                        tables: &self.ir.tables,
+                        toks: &self.toks,
+                        phrase: &self.phrase,
+                        blank_sub: self.blank_sub,
                     };
-                if !matched {
-                    idx += 1;
-                    loopcount = 0;
-                    // The rules after it that the cheap tests rule out are passed over
-                    // at once: each would only count the loop up to one and back.
-                    while idx < rules.len() && code.filters[idx].rules_out(&folded, sig) {
-                        idx += 1;
-                    }
-                    continue;
+                    scan(&code, idx, ws, &folded, sig, &ctx, &mut bindings)
+                };
+                let Some(found) = found else {
+                    break;
+                };
+                if found != idx {
+                    loopcount = 1;
+                    idx = found;
                 }
+                let c = &rules[idx];
                 let next = match c.prefix {
                     Prefix::Once => {
                         loopcount = 0;
@@ -197,6 +226,53 @@ impl Session<'_> {
             }
             Err(status) => status,
         }
+    }
+
+    /// The first rule from `from` on whose pattern matches `ws` (`folded` and `sig`
+    /// its folded tokens and their signature), its bindings in `bindings`; from the
+    /// scan memo when the shape was seen before.
+    #[allow(clippy::too_many_arguments)]
+    fn next_match(
+        &mut self,
+        code: &Code,
+        rs: u16,
+        from: usize,
+        ws: &[Token],
+        folded: &[Token],
+        sig: u64,
+        bindings: &mut Vec<Binding>,
+    ) -> Option<usize> {
+        let memo = match code.classes_named.as_deref() {
+            None => false,
+            Some(named) => self.scan_memo.shape(
+                rs,
+                from,
+                named,
+                &code.class_mask,
+                folded,
+                &self.toks,
+                &self.classes,
+            ),
+        };
+        if memo && let Some((rule, remembered)) = self.scan_memo.get() {
+            bindings.clear();
+            bindings.extend_from_slice(remembered);
+            return rule.map(|r| r as usize);
+        }
+        let ctx = MatchCtx {
+            classes: &self.classes,
+            macros: &self.macros,
+            tables: &self.ir.tables,
+            toks: &self.toks,
+            phrase: &self.phrase,
+            blank_sub: self.blank_sub,
+        };
+        let found = scan(code, from, ws, folded, sig, &ctx, bindings);
+        if memo {
+            let kept: &[Binding] = if found.is_some() { bindings } else { &[] };
+            self.scan_memo.put(found, kept);
+        }
+        found
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -42,6 +42,11 @@ impl Token {
     fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The token's number in its table.
+    pub fn id(self) -> u32 {
+        self.0
+    }
 }
 
 /// What the table knows of a token.
@@ -56,6 +61,8 @@ struct Entry {
     plain: bool,
     /// Holds a METAQUOTE byte.
     quoted: bool,
+    /// Some rule's pattern has it (folded) as a literal.
+    literal: bool,
 }
 
 /// What a folded token is to the classes, valid while the class table's generation is
@@ -69,6 +76,10 @@ struct ClassCache {
     /// is longer and starts with the token's bytes.
     starts_known: Cell<[u64; 4]>,
     starts: Cell<[u64; 4]>,
+    /// Whether `near` is known for class id, and whether the token is a member or its
+    /// text occurs in one (see [`TokenTable::near_class`]).
+    near_known: Cell<[u64; 4]>,
+    near: Cell<[u64; 4]>,
 }
 
 /// A hasher for keys that are hashes already.
@@ -122,6 +133,8 @@ pub struct TokenTable {
     /// Where in `bytes` the printed form (`$#`, `$@` …) of each metacharacter token
     /// 0x80–0x9F starts (0: none that short).
     meta_printed: [u32; 32],
+    /// How many releases took tokens away (their ids are given out again after one).
+    releases: u32,
 }
 
 impl Default for TokenTable {
@@ -141,6 +154,7 @@ impl TokenTable {
             lasting: Index::default(),
             mark: None,
             meta_printed: [0; 32],
+            releases: 0,
         };
         for b in 0..=255u8 {
             t.push(&[b], 0);
@@ -171,6 +185,7 @@ impl TokenTable {
             fold: id,
             plain: text.iter().all(|&b| (0x20..0x7F).contains(&b)),
             quoted: text.contains(&meta::METAQUOTE),
+            literal: false,
         });
         self.classes.push(ClassCache::default());
         if text.len() != 1 {
@@ -252,7 +267,23 @@ impl TokenTable {
             self.classes.truncate(mark);
             self.bytes.truncate(start);
             self.bytes.extend_from_slice(&[0; PAD]);
+            self.releases = self.releases.wrapping_add(1);
         }
+    }
+
+    /// Changes whenever a release takes tokens away.
+    pub fn releases(&self) -> u32 {
+        self.releases
+    }
+
+    /// Note that the folded token `t` is a literal of some rule's pattern.
+    pub fn mark_literal(&mut self, t: Token) {
+        self.entries[t.index()].literal = true;
+    }
+
+    /// Whether the folded token `t` is a literal of some rule's pattern.
+    pub fn is_literal(&self, t: Token) -> bool {
+        self.entries[t.index()].literal
     }
 
     /// [`TokenTable::release`] once more than `limit` tokens were made since the mark:
@@ -371,6 +402,60 @@ impl TokenTable {
         c.starts.get()[w] & bit != 0
     }
 
+    /// Whether the token `t` may take part in matching `$=X` or `$~X` of class `id`:
+    /// it is a member, or its text (as a phrase joins it: METAQUOTE escapes taken off,
+    /// lower-cased) occurs in a member. Where neither holds, every `$=X` phrase that
+    /// holds `t` fails, every `$~X` takes it, and no other such token matches otherwise.
+    pub fn near_class(&self, t: Token, id: MacroId, classes: &ClassTable) -> bool {
+        let f = self.fold(t);
+        let c = self.class_cache(f, classes);
+        let (w, bit) = ((id >> 6) as usize, 1u64 << (id & 63));
+        let mut known = c.near_known.get();
+        if known[w] & bit == 0 {
+            let text = self.text(f);
+            let near = c.member.get()[w] & bit != 0 || {
+                let mut plain = Vec::with_capacity(text.len());
+                let mut i = 0;
+                while i < text.len() {
+                    if text[i] == meta::METAQUOTE && i + 1 < text.len() {
+                        i += 1;
+                    }
+                    plain.push(text[i].to_ascii_lowercase());
+                    i += 1;
+                }
+                classes.mentions(id, &plain)
+            };
+            known[w] |= bit;
+            c.near_known.set(known);
+            if near {
+                let mut n = c.near.get();
+                n[w] |= bit;
+                c.near.set(n);
+            }
+        }
+        c.near.get()[w] & bit != 0
+    }
+
+    /// Whether the folded token `f` is [`TokenTable::near_class`] to any of the classes
+    /// `named` (whose bits are `mask`).
+    pub fn near_any(
+        &self,
+        f: Token,
+        named: &[MacroId],
+        mask: &[u64; 4],
+        classes: &ClassTable,
+    ) -> bool {
+        let c = self.class_cache(f, classes);
+        let known = c.near_known.get();
+        if (0..4).any(|w| known[w] & mask[w] != mask[w]) {
+            for &id in named {
+                self.near_class(f, id, classes);
+            }
+        }
+        let near = c.near.get();
+        (0..4).any(|w| near[w] & mask[w] != 0)
+    }
+
     fn class_cache(&self, t: Token, classes: &ClassTable) -> &ClassCache {
         let f = self.fold(t);
         let c = &self.classes[f.index()];
@@ -380,6 +465,8 @@ impl TokenTable {
             c.member.set(classes.bits(self.text(f)));
             c.starts_known.set([0; 4]);
             c.starts.set([0; 4]);
+            c.near_known.set([0; 4]);
+            c.near.set([0; 4]);
         }
         c
     }
