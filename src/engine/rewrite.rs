@@ -166,15 +166,15 @@ impl Session<'_> {
                 let found = if code.classes_named.is_some() {
                     self.next_match(&code, rs, idx, ws, &folded, sig, &mut bindings)
                 } else {
-                    let ctx = MatchCtx {
-                        classes: &self.classes,
-                        macros: &self.macros,
-                        tables: &self.ir.tables,
-                        toks: &self.toks,
-                        phrase: &self.phrase,
-                        blank_sub: self.blank_sub,
-                    };
-                    scan(&code, idx, ws, &folded, sig, &ctx, &mut bindings)
+                    scan(
+                        &code,
+                        idx,
+                        ws,
+                        &folded,
+                        sig,
+                        &self.match_ctx(),
+                        &mut bindings,
+                    )
                 };
                 let Some(found) = found else {
                     break;
@@ -228,6 +228,18 @@ impl Session<'_> {
         }
     }
 
+    /// What the matcher reads of the session.
+    fn match_ctx(&self) -> MatchCtx<'_> {
+        MatchCtx {
+            classes: &self.classes,
+            macros: &self.macros,
+            tables: &self.ir.tables,
+            toks: &self.toks,
+            phrase: &self.phrase,
+            blank_sub: self.blank_sub,
+        }
+    }
+
     /// The first rule from `from` on whose pattern matches `ws` (`folded` and `sig`
     /// its folded tokens and their signature), its bindings in `bindings`; from the
     /// scan memo when the shape was seen before.
@@ -259,15 +271,7 @@ impl Session<'_> {
             bindings.extend_from_slice(remembered);
             return rule.map(|r| r as usize);
         }
-        let ctx = MatchCtx {
-            classes: &self.classes,
-            macros: &self.macros,
-            tables: &self.ir.tables,
-            toks: &self.toks,
-            phrase: &self.phrase,
-            blank_sub: self.blank_sub,
-        };
-        let found = scan(code, from, ws, folded, sig, &ctx, bindings);
+        let found = scan(code, from, ws, folded, sig, &self.match_ctx(), bindings);
         if memo {
             let kept: &[Binding] = if found.is_some() { bindings } else { &[] };
             self.scan_memo.put(found, kept);
