@@ -44,7 +44,13 @@ pub struct ClassTable {
     joined: RefCell<Vec<(u32, Vec<u8>)>>,
     /// Bytes added to each class (an upper bound of its joined size).
     bytes: Vec<usize>,
+    /// Made on first use: the generation, and every byte pair (and byte) that occurs
+    /// in some member of some class, one bit each.
+    pairs: RefCell<(u32, Box<Pairs>)>,
 }
+
+/// One bit per byte pair (65,536) and then per byte (256).
+type Pairs = [u64; 1024 + 4];
 
 /// Where a phrase stands against a class's members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +72,7 @@ impl Default for ClassTable {
             sorted: RefCell::new(vec![(0, Vec::new()); 256]),
             joined: RefCell::new(vec![(0, Vec::new()); 256]),
             bytes: vec![0; 256],
+            pairs: RefCell::new((0, Box::new([0; 1024 + 4]))),
         }
     }
 }
@@ -104,6 +111,33 @@ impl ClassTable {
     /// At most how many bytes class `id`'s members take, joined.
     pub fn bytes(&self, id: MacroId) -> usize {
         self.bytes[id as usize]
+    }
+
+    /// False when the lower-cased `text` occurs in no member of any class: some byte
+    /// of it (or pair of adjacent bytes) occurs in none. True is only a maybe.
+    pub fn may_mention(&self, text: &[u8]) -> bool {
+        let mut pairs = self.pairs.borrow_mut();
+        let (made, bits) = &mut *pairs;
+        if *made != self.generation {
+            bits.fill(0);
+            let mut set = |n: usize| bits[n >> 6] |= 1 << (n & 63);
+            for w in self.words.keys() {
+                for &b in w {
+                    set(65536 + b as usize);
+                }
+                for p in w.windows(2) {
+                    set(usize::from(p[0]) << 8 | usize::from(p[1]));
+                }
+            }
+            *made = self.generation;
+        }
+        let has = |n: usize| bits[n >> 6] & (1 << (n & 63)) != 0;
+        match text {
+            [b] => has(65536 + *b as usize),
+            _ => text
+                .windows(2)
+                .all(|p| has(usize::from(p[0]) << 8 | usize::from(p[1]))),
+        }
     }
 
     /// Whether the lower-cased `text` occurs in some member of class `id` (only then
@@ -220,6 +254,13 @@ mod tests {
         assert!(t.mentions(b'Y', b"other"));
         t.add(b'w', b"other.net");
         assert!(t.mentions(b'w', b"other"));
+        assert!(t.may_mention(b"other"));
+        assert!(t.may_mention(b"x"));
+        assert!(!t.may_mention(b"q"));
+        assert!(!t.may_mention(b"user1"));
+        // Every pair occurs somewhere, the text nowhere: only a maybe.
+        assert!(t.may_mention(b"her.com"));
+        assert!(!(0..=255).any(|id| t.mentions(id, b"her.com")));
     }
 
     #[test]

@@ -413,18 +413,22 @@ impl TokenTable {
         let mut known = c.near_known.get();
         if known[w] & bit == 0 {
             let text = self.text(f);
-            let near = c.member.get()[w] & bit != 0 || {
-                let mut plain = Vec::with_capacity(text.len());
-                let mut i = 0;
-                while i < text.len() {
-                    if text[i] == meta::METAQUOTE && i + 1 < text.len() {
+            let near = c.member.get()[w] & bit != 0
+                || if self.quoted(f) {
+                    let mut plain = Vec::with_capacity(text.len());
+                    let mut i = 0;
+                    while i < text.len() {
+                        if text[i] == meta::METAQUOTE && i + 1 < text.len() {
+                            i += 1;
+                        }
+                        plain.push(text[i].to_ascii_lowercase());
                         i += 1;
                     }
-                    plain.push(text[i].to_ascii_lowercase());
-                    i += 1;
-                }
-                classes.mentions(id, &plain)
-            };
+                    classes.mentions(id, &plain)
+                } else {
+                    // Folded: lower-cased already.
+                    classes.mentions(id, text)
+                };
             known[w] |= bit;
             c.near_known.set(known);
             if near {
@@ -448,8 +452,13 @@ impl TokenTable {
         let c = self.class_cache(f, classes);
         let known = c.near_known.get();
         if (0..4).any(|w| known[w] & mask[w] != mask[w]) {
-            for &id in named {
-                self.near_class(f, id, classes);
+            if !self.quoted(f) && !classes.may_mention(self.text(f)) {
+                // In no member of any class (a member's bytes would all be there).
+                c.near_known.set([u64::MAX; 4]);
+            } else {
+                for &id in named {
+                    self.near_class(f, id, classes);
+                }
             }
         }
         let near = c.near.get();
