@@ -170,16 +170,33 @@ impl Filter {
 pub(crate) struct Code {
     pub filters: Box<[Filter]>,
     pub rules: Box<[Compiled]>,
-    /// The classes the patterns name (`$=X`, `$~X`), for the scan memo; `None` when the
-    /// memo is not used: a pattern holds `$x`, or the ruleset is so short that its
-    /// search costs less than the memo's lookup.
-    pub classes_named: Option<Box<[crate::ir::MacroId]>>,
-    /// Their bits (one per class id).
-    pub class_mask: [u64; 4],
+    /// The classes the patterns name (`$=X`, `$~X`) and their slots, for the scan memo;
+    /// `None` when the memo is not used: a pattern holds `$x`, a class has no slot, or
+    /// the ruleset is so short that its search costs less than the memo's lookup.
+    pub classes_named: Option<Box<[(crate::ir::MacroId, u8)]>>,
+    /// Their slots' bits.
+    pub slot_mask: u64,
+}
+
+/// Class slots for the scan memo: each class some pattern names gets one of 64, in the
+/// order first named (`NO_SLOT` past 64).
+fn class_slots<'r>(rules: impl Iterator<Item = &'r Compiled>) -> [u8; 256] {
+    let mut slots = [scanmemo::NO_SLOT; 256];
+    let mut next = 0u8;
+    for op in rules.flat_map(|r| &r.ops) {
+        if let Op::Class(id) | Op::NotClass(id) = *op
+            && slots[id as usize] == scanmemo::NO_SLOT
+            && next < 64
+        {
+            slots[id as usize] = next;
+            next += 1;
+        }
+    }
+    slots
 }
 
 impl Code {
-    fn new(rules: Vec<Compiled>) -> Code {
+    fn new(rules: Vec<Compiled>, slots: &[u8; 256]) -> Code {
         let (mut named, mut macros) = (Vec::new(), false);
         for op in rules.iter().flat_map(|r| &r.ops) {
             match *op {
@@ -188,16 +205,19 @@ impl Code {
                 _ => {}
             }
         }
-        let mut class_mask = [0u64; 4];
-        for &id in &named {
-            class_mask[(id >> 6) as usize] |= 1 << (id & 63);
-        }
-        let memo = !macros && rules.len() >= scanmemo::MIN_RULES;
+        let named: Vec<_> = named.iter().map(|&id| (id, slots[id as usize])).collect();
+        let slot_mask = named
+            .iter()
+            .filter(|n| n.1 != scanmemo::NO_SLOT)
+            .fold(0u64, |m, n| m | 1 << n.1);
+        let memo = !macros
+            && rules.len() >= scanmemo::MIN_RULES
+            && named.iter().all(|n| n.1 != scanmemo::NO_SLOT);
         Code {
             filters: rules.iter().map(Compiled::filter).collect(),
             rules: rules.into(),
             classes_named: memo.then(|| named.into_boxed_slice()),
-            class_mask,
+            slot_mask,
         }
     }
 }
@@ -582,10 +602,17 @@ impl<'a> Session<'a> {
             .max()
             .unwrap_or(0);
         session.compiled = vec![std::rc::Rc::default(); top];
+        let mut sets: Vec<(u16, Vec<Compiled>)> = Vec::new();
         for (&rs, set) in &ir.rulesets {
             let toks = &mut session.toks;
-            let rules = set.rules.iter().map(|r| Compiled::new(r, toks)).collect();
-            session.compiled[rs as usize] = std::rc::Rc::new(Code::new(rules));
+            sets.push((
+                rs,
+                set.rules.iter().map(|r| Compiled::new(r, toks)).collect(),
+            ));
+        }
+        let slots = class_slots(sets.iter().flat_map(|(_, rules)| rules));
+        for (rs, rules) in sets {
+            session.compiled[rs as usize] = std::rc::Rc::new(Code::new(rules, &slots));
         }
         session.toks.set_mark();
         session

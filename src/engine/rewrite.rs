@@ -260,7 +260,7 @@ impl Session<'_> {
                 rs,
                 from,
                 named,
-                &code.class_mask,
+                code.slot_mask,
                 folded,
                 &self.toks,
                 &self.classes,

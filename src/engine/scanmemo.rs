@@ -29,6 +29,8 @@ use crate::ir::MacroId;
 /// Rulesets of fewer rules search without the memo: shaping the workspace and looking
 /// it up costs about as much as trying a handful of rules.
 pub(crate) const MIN_RULES: usize = 8;
+/// No class slot (past the 64 there are).
+pub(crate) const NO_SLOT: u8 = u8::MAX;
 /// A shape element for the interchangeable tokens (no token id is this large).
 const OTHER: u32 = u32::MAX;
 /// Past this many remembered searches the memo starts again.
@@ -56,19 +58,22 @@ pub(crate) struct ScanMemo {
     /// The last shape's key and hash.
     key: Vec<u32>,
     hash: u64,
+    /// Per ruleset: the class generation it was last checked at, and whether its classes
+    /// allow the memo (no member too long, no class too large).
+    allowed: Vec<(u32, bool)>,
 }
 
 impl ScanMemo {
     /// Make the shape key of `folded` for a search of ruleset `rs` from rule `from`,
-    /// whose patterns name `classes_named` (their bits `class_mask`); false when the
-    /// memo cannot be used.
+    /// whose patterns name `classes_named` (class ids and slots, `slot_mask` their
+    /// bits); false when the memo cannot be used.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn shape(
         &mut self,
         rs: u16,
         from: usize,
-        classes_named: &[MacroId],
-        class_mask: &[u64; 4],
+        classes_named: &[(MacroId, u8)],
+        slot_mask: u64,
         folded: &[Token],
         toks: &TokenTable,
         classes: &ClassTable,
@@ -79,10 +84,17 @@ impl ScanMemo {
             self.found.clear();
             self.made = made;
         }
-        if classes_named
-            .iter()
-            .any(|&id| classes.longest(id) + 8 >= MAXLINE || classes.bytes(id) > CLASS_BYTES_MAX)
-        {
+        let at = usize::from(rs);
+        if self.allowed.len() <= at {
+            self.allowed.resize(at + 1, (0, false));
+        }
+        if self.allowed[at].0 != made.0 {
+            let ok = classes_named.iter().all(|&(id, _)| {
+                classes.longest(id) + 8 < MAXLINE && classes.bytes(id) <= CLASS_BYTES_MAX
+            });
+            self.allowed[at] = (made.0, ok);
+        }
+        if !self.allowed[at].1 {
             return false;
         }
         let key = &mut self.key;
@@ -94,7 +106,7 @@ impl ScanMemo {
         let any_class = !classes_named.is_empty();
         for &f in folded {
             let kept = toks.is_literal(f)
-                || any_class && toks.near_any(f, classes_named, class_mask, classes);
+                || any_class && toks.near_any(f, classes_named, slot_mask, classes);
             let e = if kept { f.id() } else { OTHER };
             key.push(e);
             h = mix(h, u64::from(e));
@@ -138,17 +150,11 @@ mod tests {
     use crate::ir::MacroTable;
     use crate::prescan::Tables;
 
-    const NAMED: [MacroId; 1] = [b'X'];
-
-    fn mask() -> [u64; 4] {
-        let mut m = [0; 4];
-        m[(b'X' >> 6) as usize] |= 1 << (b'X' & 63);
-        m
-    }
+    const NAMED: [(MacroId, u8); 1] = [(b'X', 0)];
 
     fn shape_of(memo: &mut ScanMemo, ws: &[Token], toks: &TokenTable, c: &ClassTable) -> Vec<u32> {
         let folded: Vec<Token> = ws.iter().map(|&t| toks.fold(t)).collect();
-        assert!(memo.shape(0, 0, &NAMED, &mask(), &folded, toks, c));
+        assert!(memo.shape(0, 0, &NAMED, 1, &folded, toks, c));
         memo.key.clone()
     }
 

@@ -76,10 +76,10 @@ struct ClassCache {
     /// is longer and starts with the token's bytes.
     starts_known: Cell<[u64; 4]>,
     starts: Cell<[u64; 4]>,
-    /// Whether `near` is known for class id, and whether the token is a member or its
-    /// text occurs in one (see [`TokenTable::near_class`]).
-    near_known: Cell<[u64; 4]>,
-    near: Cell<[u64; 4]>,
+    /// Whether `near` is known for a class slot (the session numbers the classes rules
+    /// name), and whether the token is [`TokenTable::near_class`] to it.
+    near_known: Cell<u64>,
+    near: Cell<u64>,
 }
 
 /// A hasher for keys that are hashes already.
@@ -402,67 +402,59 @@ impl TokenTable {
         c.starts.get()[w] & bit != 0
     }
 
-    /// Whether the token `t` may take part in matching `$=X` or `$~X` of class `id`:
-    /// it is a member, or its text (as a phrase joins it: METAQUOTE escapes taken off,
-    /// lower-cased) occurs in a member. Where neither holds, every `$=X` phrase that
-    /// holds `t` fails, every `$~X` takes it, and no other such token matches otherwise.
-    pub fn near_class(&self, t: Token, id: MacroId, classes: &ClassTable) -> bool {
-        let f = self.fold(t);
-        let c = self.class_cache(f, classes);
-        let (w, bit) = ((id >> 6) as usize, 1u64 << (id & 63));
-        let mut known = c.near_known.get();
-        if known[w] & bit == 0 {
-            let text = self.text(f);
-            let near = c.member.get()[w] & bit != 0
-                || if self.quoted(f) {
-                    let mut plain = Vec::with_capacity(text.len());
-                    let mut i = 0;
-                    while i < text.len() {
-                        if text[i] == meta::METAQUOTE && i + 1 < text.len() {
-                            i += 1;
-                        }
-                        plain.push(text[i].to_ascii_lowercase());
-                        i += 1;
-                    }
-                    classes.mentions(id, &plain)
-                } else {
-                    // Folded: lower-cased already.
-                    classes.mentions(id, text)
-                };
-            known[w] |= bit;
-            c.near_known.set(known);
-            if near {
-                let mut n = c.near.get();
-                n[w] |= bit;
-                c.near.set(n);
-            }
+    /// Whether the folded token `f` may take part in matching `$=X` or `$~X` of class
+    /// `id`: it is a member, or its text (as a phrase joins it: METAQUOTE escapes taken
+    /// off) occurs in a member. Where neither holds, every `$=X` phrase that holds `f`
+    /// fails, every `$~X` takes it, and no other such token matches otherwise.
+    pub fn near_class(&self, f: Token, id: MacroId, classes: &ClassTable) -> bool {
+        let text = self.text(f);
+        if self.class_cache(f, classes).member.get()[(id >> 6) as usize] & (1 << (id & 63)) != 0 {
+            return true;
         }
-        c.near.get()[w] & bit != 0
+        if !self.quoted(f) {
+            // Folded: lower-cased already.
+            return classes.mentions(id, text);
+        }
+        let mut plain = Vec::with_capacity(text.len());
+        let mut i = 0;
+        while i < text.len() {
+            if text[i] == meta::METAQUOTE && i + 1 < text.len() {
+                i += 1;
+            }
+            plain.push(text[i].to_ascii_lowercase());
+            i += 1;
+        }
+        classes.mentions(id, &plain)
     }
 
     /// Whether the folded token `f` is [`TokenTable::near_class`] to any of the classes
-    /// `named` (whose bits are `mask`).
+    /// `named` (class id and slot; `mask` their slot bits). Kept per token and slot
+    /// while the classes stay the same.
     pub fn near_any(
         &self,
         f: Token,
-        named: &[MacroId],
-        mask: &[u64; 4],
+        named: &[(MacroId, u8)],
+        mask: u64,
         classes: &ClassTable,
     ) -> bool {
         let c = self.class_cache(f, classes);
         let known = c.near_known.get();
-        if (0..4).any(|w| known[w] & mask[w] != mask[w]) {
+        if known & mask != mask {
             if !self.quoted(f) && !classes.may_mention(self.text(f)) {
                 // In no member of any class (a member's bytes would all be there).
-                c.near_known.set([u64::MAX; 4]);
+                c.near_known.set(u64::MAX);
             } else {
-                for &id in named {
-                    self.near_class(f, id, classes);
+                let mut near = c.near.get();
+                for &(id, slot) in named {
+                    if known & (1 << slot) == 0 && self.near_class(f, id, classes) {
+                        near |= 1 << slot;
+                    }
                 }
+                c.near.set(near);
+                c.near_known.set(known | mask);
             }
         }
-        let near = c.near.get();
-        (0..4).any(|w| near[w] & mask[w] != 0)
+        c.near.get() & mask != 0
     }
 
     fn class_cache(&self, t: Token, classes: &ClassTable) -> &ClassCache {
@@ -474,8 +466,8 @@ impl TokenTable {
             c.member.set(classes.bits(self.text(f)));
             c.starts_known.set([0; 4]);
             c.starts.set([0; 4]);
-            c.near_known.set([0; 4]);
-            c.near.set([0; 4]);
+            c.near_known.set(0);
+            c.near.set(0);
         }
         c
     }
