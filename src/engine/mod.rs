@@ -170,12 +170,14 @@ impl Filter {
 pub(crate) struct Code {
     pub filters: Box<[Filter]>,
     pub rules: Box<[Compiled]>,
-    /// The classes the patterns name (`$=X`, `$~X`) and their slots, for the scan memo;
-    /// `None` when the memo is not used: a pattern holds `$x`, a class has no slot, or
-    /// the ruleset is so short that its search costs less than the memo's lookup.
+    /// The classes the patterns name (`$=X`, `$~X`) and their slots, for the shape
+    /// memos; `None` when they are not used: a pattern holds `$x`, or a class has no
+    /// slot.
     pub classes_named: Option<Box<[(crate::ir::MacroId, u8)]>>,
     /// Their slots' bits.
     pub slot_mask: u64,
+    /// Searches go through the scan memo (the ruleset is long enough for it to pay).
+    pub scan_memo: bool,
 }
 
 /// Class slots for the scan memo: each class some pattern names gets one of 64, in the
@@ -210,11 +212,10 @@ impl Code {
             .iter()
             .filter(|n| n.1 != scanmemo::NO_SLOT)
             .fold(0u64, |m, n| m | 1 << n.1);
-        let memo = !macros
-            && rules.len() >= scanmemo::MIN_RULES
-            && named.iter().all(|n| n.1 != scanmemo::NO_SLOT);
+        let memo = !macros && named.iter().all(|n| n.1 != scanmemo::NO_SLOT);
         Code {
             filters: rules.iter().map(Compiled::filter).collect(),
+            scan_memo: memo && rules.len() >= scanmemo::MIN_RULES,
             rules: rules.into(),
             classes_named: memo.then(|| named.into_boxed_slice()),
             slot_mask,
@@ -245,6 +246,9 @@ pub struct SessionOptions {
     pub seed_hostname: Vec<u8>,
     /// The HelpFile's contents (`?`), if the configuration names one that can be read.
     pub help: Option<Vec<u8>>,
+    /// Search every rule and run every call in full, remembering nothing by shape
+    /// (see [`scanmemo`]): what the memos give is checked against this.
+    pub no_shape_memo: bool,
 }
 
 /// One `-bt` session over a compiled configuration.
@@ -276,7 +280,17 @@ pub struct Session<'a> {
     /// Values already tokenized into lasting tokens, by table and bytes.
     pub(crate) scan_cache: ScanCache,
     /// Which rule matches next, by workspace shape (see [`scanmemo`]).
-    pub(crate) scan_memo: scanmemo::ScanMemo,
+    pub(crate) scan_memo: scanmemo::ShapeMemo<scanmemo::Search>,
+    /// What a whole ruleset call gave, by the shape of its input (see [`scanmemo`]).
+    pub(crate) call_memo: scanmemo::ShapeMemo<scanmemo::Call>,
+    /// Set by a right-hand side that looked something up, called a ruleset or read a
+    /// macro: the call it is part of cannot be remembered.
+    pub(crate) rhs_impure: bool,
+    /// Per ruleset: calls the call memo answered or learned, and calls it could not.
+    pub(crate) call_score: Vec<(u32, u32)>,
+    /// Buffers for following a call's result back to its input.
+    pub(crate) origins: Vec<u32>,
+    pub(crate) origins_next: Vec<u32>,
     /// Scratch room for trace lines' tokens (see `trace_line`).
     trace_room: Vec<u8>,
     /// The workspace the last trace line printed, and its text after the label.
@@ -591,7 +605,12 @@ impl<'a> Session<'a> {
             trace_room: Vec::new(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
             scan_cache: ScanCache::default(),
-            scan_memo: scanmemo::ScanMemo::default(),
+            scan_memo: scanmemo::ShapeMemo::default(),
+            call_memo: scanmemo::ShapeMemo::default(),
+            rhs_impure: false,
+            call_score: Vec::new(),
+            origins: Vec::new(),
+            origins_next: Vec::new(),
         };
         // Every ruleset's tokens are made now, to last; test lines' tokens come later
         // and go in bulk (TokenTable::release_beyond).
@@ -612,7 +631,17 @@ impl<'a> Session<'a> {
         }
         let slots = class_slots(sets.iter().flat_map(|(_, rules)| rules));
         for (rs, rules) in sets {
-            session.compiled[rs as usize] = std::rc::Rc::new(Code::new(rules, &slots));
+            let mut code = Code::new(rules, &slots);
+            if opts.no_shape_memo {
+                code.classes_named = None;
+                code.scan_memo = false;
+            }
+            session.compiled[rs as usize] = std::rc::Rc::new(code);
+        }
+        // Metacharacters (and other 8-bit one-byte tokens) keep their place in shapes:
+        // `$#` first stops a ruleset, `$>` and `$(` copied by `$n` act.
+        for b in 0x80..=0xFF {
+            session.toks.mark_literal(Token::byte(b));
         }
         session.toks.set_mark();
         session

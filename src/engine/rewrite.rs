@@ -4,6 +4,7 @@
 
 use crate::engine::cataddr::{MAXKEY, cataddr_tokens};
 use crate::engine::matcher::{Binding, MatchCtx, match_lhs};
+use crate::engine::scanmemo::INPUT;
 use crate::engine::token::{Token, TokenTable};
 use crate::engine::{Code, Session};
 use crate::ir::Prefix;
@@ -95,6 +96,32 @@ const MAX_MAP_ARGS: usize = 8;
 /// A fatal error inside one rewrite: return this status at once, without a returns line.
 struct Abort(i32);
 
+/// Where the tokens of the workspace a right-hand side builds come from, given where
+/// the old one's came from (`origins`): a template token is itself, `$n` copies the
+/// places it binds. False when it holds a `$&x` (then they cannot be followed).
+fn follow(
+    template: &[Part],
+    bindings: &[Binding],
+    origins: &mut Vec<u32>,
+    next: &mut Vec<u32>,
+) -> bool {
+    next.clear();
+    for part in template {
+        match *part {
+            Part::Token(t) if t.id() & INPUT == 0 => next.push(t.id()),
+            Part::Binding(d) => {
+                let Some(b) = bindings.get(d.wrapping_sub(b'1') as usize) else {
+                    return false;
+                };
+                next.extend_from_slice(&origins[b.start..b.end]);
+            }
+            Part::Token(_) | Part::Deferred(_) => return false,
+        }
+    }
+    std::mem::swap(origins, next);
+    true
+}
+
 /// The first rule from `from` on that matches: the cheap tests, then the matcher; the
 /// rules after a failed one that the cheap tests rule out are passed over at once.
 #[inline(always)]
@@ -147,6 +174,54 @@ impl Session<'_> {
         let mut sig = crate::engine::fold_workspace(ws, &self.toks, &mut folded);
         // The next workspace is built here and swapped in, so its buffer is reused.
         let mut spare = self.take_ws();
+        // A call seen before with an input of this shape gives what it gave then.
+        let at = usize::from(rs);
+        if self.call_score.len() <= at {
+            self.call_score.resize(at + 1, (0, 0));
+        }
+        // Rulesets whose calls mostly look things up or call others stop trying.
+        let (good, bad) = self.call_score[at];
+        let worth = bad < 64 || bad < good.saturating_mul(2);
+        let mut recording = match code.classes_named.as_deref() {
+            Some(named) if worth => self.call_memo.shape(
+                rs,
+                maxatom as u32,
+                named,
+                code.slot_mask,
+                &folded,
+                &self.toks,
+                &self.classes,
+            ),
+            _ => false,
+        };
+        let shaped = recording;
+        if recording && let Some((result, status)) = self.call_memo.get() {
+            spare.extend(result.iter().map(|&o| {
+                if o & INPUT != 0 {
+                    ws[(o & !INPUT) as usize]
+                } else {
+                    Token::from_id(o)
+                }
+            }));
+            let status = *status;
+            self.call_score[at].0 += 1;
+            std::mem::swap(ws, &mut spare);
+            self.give_ws(folded);
+            self.give_ws(spare);
+            self.bindings_pool.push(bindings);
+            self.trace_line(rs, true, ws);
+            return status;
+        }
+        // Otherwise what it gives is followed back to its input while nothing but
+        // rules' own tokens and `$n` make it (no lookup, call, macro or message).
+        let mut origins = std::mem::take(&mut self.origins);
+        origins.clear();
+        if recording {
+            origins.extend((0..ws.len() as u32).map(|p| INPUT | p));
+        }
+        let out_mark = self.out.len();
+        // The first search is of the input the call memo just shaped.
+        let mut fresh = shaped;
         let status = 'rules: {
             while idx < rules.len() {
                 if ws.first().is_some_and(|t| t.is(meta::CANONNET)) {
@@ -163,8 +238,10 @@ impl Session<'_> {
                 }
                 // The next rule from here that matches: each rule passed over would
                 // count the loop up to one and back.
-                let found = if code.classes_named.is_some() {
-                    self.next_match(&code, rs, idx, ws, &folded, sig, &mut bindings)
+                let found = if code.scan_memo {
+                    // The first search takes the call memo's shape of the same input.
+                    let reuse = std::mem::take(&mut fresh);
+                    self.next_match(&code, rs, idx, ws, &folded, sig, &mut bindings, reuse)
                 } else {
                     scan(
                         &code,
@@ -206,6 +283,15 @@ impl Session<'_> {
                         if rstat == ex::OK || status == ex::TEMPFAIL {
                             rstat = status;
                         }
+                        if recording {
+                            recording = !self.rhs_impure
+                                && follow(
+                                    &c.template,
+                                    &bindings,
+                                    &mut origins,
+                                    &mut self.origins_next,
+                                );
+                        }
                         std::mem::swap(ws, &mut spare);
                         sig = crate::engine::fold_workspace(ws, &self.toks, &mut folded);
                     }
@@ -215,6 +301,17 @@ impl Session<'_> {
             }
             Ok(rstat)
         };
+        if recording
+            && let Ok(rstat) = status
+            && self.out.len() == out_mark
+        {
+            debug_assert_eq!(origins.len(), ws.len());
+            self.call_memo.put((origins.as_slice().into(), rstat));
+            self.call_score[at].0 += 1;
+        } else if shaped {
+            self.call_score[at].1 += 1;
+        }
+        self.origins = origins;
         self.give_ws(folded);
         self.give_ws(spare);
         bindings.clear();
@@ -242,7 +339,8 @@ impl Session<'_> {
 
     /// The first rule from `from` on whose pattern matches `ws` (`folded` and `sig`
     /// its folded tokens and their signature), its bindings in `bindings`; from the
-    /// scan memo when the shape was seen before.
+    /// scan memo when the shape was seen before. `reuse`: the call memo's last shape
+    /// is this workspace's.
     #[allow(clippy::too_many_arguments)]
     fn next_match(
         &mut self,
@@ -253,12 +351,19 @@ impl Session<'_> {
         folded: &[Token],
         sig: u64,
         bindings: &mut Vec<Binding>,
+        reuse: bool,
     ) -> Option<usize> {
         let memo = match code.classes_named.as_deref() {
             None => false,
+            Some(_) if reuse => {
+                let tag = from as u32;
+                self.scan_memo
+                    .shape_from(&self.call_memo, tag, &self.toks, &self.classes);
+                true
+            }
             Some(named) => self.scan_memo.shape(
                 rs,
-                from,
+                from as u32,
                 named,
                 code.slot_mask,
                 folded,
@@ -274,7 +379,7 @@ impl Session<'_> {
         let found = scan(code, from, ws, folded, sig, &self.match_ctx(), bindings);
         if memo {
             let kept: &[Binding] = if found.is_some() { bindings } else { &[] };
-            self.scan_memo.put(found, kept);
+            self.scan_memo.put((found.map(|r| r as u32), kept.into()));
         }
         found
     }
@@ -292,6 +397,7 @@ impl Session<'_> {
         nv: &mut Workspace,
     ) -> Result<i32, Abort> {
         nv.clear();
+        let mut impure = false;
         // 1. substitution
         for &part in template {
             match part {
@@ -312,6 +418,7 @@ impl Session<'_> {
                     nv.extend_from_slice(&ws[bd.start..bd.end]);
                 }
                 Part::Deferred(m) => {
+                    impure = true;
                     if nv.len() >= maxatom {
                         return Err(self.too_long());
                     }
@@ -355,6 +462,7 @@ impl Session<'_> {
                 i += 1;
                 continue;
             };
+            impure = true;
             let begin = i;
             let mut j = i + 1;
             let name_tok = if named {
@@ -470,12 +578,14 @@ impl Session<'_> {
         }
         // 3. subroutine calls, right to left
         if !may_call {
+            self.rhs_impure = impure;
             return Ok(rstat);
         }
-        let status = self.call_subroutines(nv, reclevel);
+        let (status, called) = self.call_subroutines(nv, reclevel);
         if rstat == ex::OK || status == ex::TEMPFAIL {
             rstat = status;
         }
+        self.rhs_impure = impure || called;
         Ok(rstat)
     }
 
@@ -583,14 +693,17 @@ impl Session<'_> {
         (answer.value, status)
     }
 
-    /// `$>` calls in `nv` (sendmail's `callsubr`).
-    fn call_subroutines(&mut self, nv: &mut Workspace, reclevel: usize) -> i32 {
+    /// `$>` calls in `nv` (sendmail's `callsubr`): the status, and whether `nv` held a
+    /// `$>` with a target.
+    fn call_subroutines(&mut self, nv: &mut Workspace, reclevel: usize) -> (i32, bool) {
         // At most MAX_SUBR - 1 calls are made.
         let mut calls = [(0usize, 0u16); MAX_SUBR];
         let mut ncalls = 0usize;
         let mut j = 0usize;
+        let mut called = false;
         while j < nv.len() {
             if nv[j].is(meta::CALLSUBR) && j + 1 < nv.len() {
+                called = true;
                 let text = self.toks.text(nv[j + 1]);
                 if text.iter().any(|&b| b == b'"' || b == b'\\') {
                     let stripped = strip_quotes(text);
@@ -604,7 +717,7 @@ impl Session<'_> {
                             "Unknown ruleset {}",
                             String::from_utf8_lossy(&target)
                         ));
-                        return ex::CONFIG;
+                        return (ex::CONFIG, true);
                     }
                 };
                 if self.compiled(rs).rules.is_empty() {
@@ -615,7 +728,7 @@ impl Session<'_> {
                 }
                 if ncalls + 1 >= MAX_SUBR {
                     self.message(&format!("Too many subroutine calls ({MAX_SUBR} max)"));
-                    return ex::CONFIG;
+                    return (ex::CONFIG, true);
                 }
                 calls[ncalls] = (j, rs);
                 ncalls += 1;
@@ -632,13 +745,13 @@ impl Session<'_> {
             nv.extend_from_slice(&tail);
             self.give_ws(tail);
             if status != ex::OK && status != ex::TEMPFAIL {
-                return status;
+                return (status, true);
             }
             if rstat == ex::OK || status == ex::TEMPFAIL {
                 rstat = status;
             }
         }
-        rstat
+        (rstat, called)
     }
 
     /// Tokenize a macro value, map result or default in reporting mode; `None` is

@@ -39,51 +39,70 @@ const MEMO_MAX: usize = 1 << 16;
 /// without the memo (each new token would be looked for in them).
 const CLASS_BYTES_MAX: usize = 1 << 16;
 
-/// A remembered search: its key (ruleset, starting rule, shape), the rule that matched
-/// (none: the ruleset is done) and its bindings.
-struct Found {
+/// A remembered outcome and its key (ruleset, tag, shape).
+struct Found<T> {
     key: Box<[u32]>,
-    rule: Option<u32>,
-    bindings: Box<[Binding]>,
+    value: T,
 }
 
-/// The remembered searches, keyed by ruleset, starting rule and shape.
-#[derive(Default)]
-pub(crate) struct ScanMemo {
+/// What a search from a rule found: the rule that matched (none: the ruleset is done)
+/// and its bindings.
+pub(crate) type Search = (Option<u32>, Box<[Binding]>);
+
+/// What a whole ruleset call gave: its result as tokens (an id) and places of the
+/// input workspace (`INPUT` | position), and its status.
+pub(crate) type Call = (Box<[u32]>, i32);
+
+/// An element of a [`Call`] result that is a place in the input.
+pub(crate) const INPUT: u32 = 1 << 31;
+
+/// Outcomes remembered by ruleset, a tag (the rule a search starts from, or what else
+/// the outcome depends on) and the shape of a workspace.
+pub(crate) struct ShapeMemo<T> {
     /// Index into `found` by the key's hash (a clash with another key is a miss).
     slots: HashMap<u64, u32, FastState>,
-    found: Vec<Found>,
+    found: Vec<Found<T>>,
     /// The class generation and token release count the entries were made under.
     made: (u32, u32),
-    /// The last shape's key and hash.
+    /// The last shape's key, the hash of its shape alone, and the key's hash.
     key: Vec<u32>,
+    shape_hash: u64,
     hash: u64,
     /// Per ruleset: the class generation it was last checked at, and whether its classes
     /// allow the memo (no member too long, no class too large).
     allowed: Vec<(u32, bool)>,
 }
 
-impl ScanMemo {
-    /// Make the shape key of `folded` for a search of ruleset `rs` from rule `from`,
-    /// whose patterns name `classes_named` (class ids and slots, `slot_mask` their
-    /// bits); false when the memo cannot be used.
+impl<T> Default for ShapeMemo<T> {
+    fn default() -> Self {
+        ShapeMemo {
+            slots: HashMap::default(),
+            found: Vec::new(),
+            made: (0, 0),
+            key: Vec::new(),
+            shape_hash: 0,
+            hash: 0,
+            allowed: Vec::new(),
+        }
+    }
+}
+
+impl<T> ShapeMemo<T> {
+    /// Make the key of `folded`'s shape for ruleset `rs` and `tag`, the ruleset's
+    /// patterns naming `classes_named` (class ids and slots, `slot_mask` their bits);
+    /// false when the memo cannot be used.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn shape(
         &mut self,
         rs: u16,
-        from: usize,
+        tag: u32,
         classes_named: &[(MacroId, u8)],
         slot_mask: u64,
         folded: &[Token],
         toks: &TokenTable,
         classes: &ClassTable,
     ) -> bool {
-        let made = (classes.generation(), toks.releases());
-        if self.made != made || self.found.len() >= MEMO_MAX {
-            self.slots.clear();
-            self.found.clear();
-            self.made = made;
-        }
+        let made = self.refresh(toks, classes);
         let at = usize::from(rs);
         if self.allowed.len() <= at {
             self.allowed.resize(at + 1, (0, false));
@@ -101,8 +120,8 @@ impl ScanMemo {
         key.clear();
         key.reserve(folded.len() + 2);
         key.push(u32::from(rs));
-        key.push(from as u32);
-        let mut h = mix(u64::from(rs), from as u64);
+        key.push(tag);
+        let mut h = u64::from(rs);
         let any_class = !classes_named.is_empty();
         for &f in folded {
             let kept = toks.is_literal(f)
@@ -111,23 +130,50 @@ impl ScanMemo {
             key.push(e);
             h = mix(h, u64::from(e));
         }
-        self.hash = h;
+        self.shape_hash = h;
+        self.hash = mix(h, u64::from(tag));
         true
     }
 
-    /// The remembered rule and bindings for the last [`ScanMemo::shape`].
-    pub(crate) fn get(&self) -> Option<(Option<u32>, &[Binding])> {
-        let &at = self.slots.get(&self.hash)?;
-        let f = &self.found[at as usize];
-        (*f.key == *self.key).then_some((f.rule, &f.bindings[..]))
+    /// Take the shape `other` made last (of the same workspace and ruleset), with `tag`.
+    pub(crate) fn shape_from<U>(
+        &mut self,
+        other: &ShapeMemo<U>,
+        tag: u32,
+        toks: &TokenTable,
+        classes: &ClassTable,
+    ) {
+        self.refresh(toks, classes);
+        self.key.clone_from(&other.key);
+        self.key[1] = tag;
+        self.shape_hash = other.shape_hash;
+        self.hash = mix(other.shape_hash, u64::from(tag));
     }
 
-    /// Remember an outcome for the last [`ScanMemo::shape`].
-    pub(crate) fn put(&mut self, rule: Option<usize>, bindings: &[Binding]) {
+    /// Forget everything when the classes or the tokens changed, or when full; the
+    /// class generation and release count.
+    fn refresh(&mut self, toks: &TokenTable, classes: &ClassTable) -> (u32, u32) {
+        let made = (classes.generation(), toks.releases());
+        if self.made != made || self.found.len() >= MEMO_MAX {
+            self.slots.clear();
+            self.found.clear();
+            self.made = made;
+        }
+        made
+    }
+
+    /// The remembered outcome for the last [`ShapeMemo::shape`].
+    pub(crate) fn get(&self) -> Option<&T> {
+        let &at = self.slots.get(&self.hash)?;
+        let f = &self.found[at as usize];
+        (*f.key == *self.key).then_some(&f.value)
+    }
+
+    /// Remember an outcome for the last [`ShapeMemo::shape`].
+    pub(crate) fn put(&mut self, value: T) {
         let f = Found {
             key: self.key.as_slice().into(),
-            rule: rule.map(|r| r as u32),
-            bindings: bindings.into(),
+            value,
         };
         match self.slots.get(&self.hash) {
             Some(&at) => self.found[at as usize] = f,
@@ -152,7 +198,12 @@ mod tests {
 
     const NAMED: [(MacroId, u8); 1] = [(b'X', 0)];
 
-    fn shape_of(memo: &mut ScanMemo, ws: &[Token], toks: &TokenTable, c: &ClassTable) -> Vec<u32> {
+    fn shape_of(
+        memo: &mut ShapeMemo<Search>,
+        ws: &[Token],
+        toks: &TokenTable,
+        c: &ClassTable,
+    ) -> Vec<u32> {
         let folded: Vec<Token> = ws.iter().map(|&t| toks.fold(t)).collect();
         assert!(memo.shape(0, 0, &NAMED, 1, &folded, toks, c));
         memo.key.clone()
@@ -202,7 +253,7 @@ mod tests {
             };
             let ws1: Vec<Token> = input.iter().map(|&p| toks.intern(pick(p, false).as_bytes())).collect();
             let ws2: Vec<Token> = input.iter().map(|&p| toks.intern(pick(p, true).as_bytes())).collect();
-            let mut memo = ScanMemo::default();
+            let mut memo = ShapeMemo::<Search>::default();
             let s1 = shape_of(&mut memo, &ws1, &toks, &classes);
             let s2 = shape_of(&mut memo, &ws2, &toks, &classes);
             proptest::prop_assert_eq!(&s1, &s2);
@@ -235,16 +286,16 @@ mod tests {
         let mut toks = TokenTable::new();
         toks.set_mark();
         let ws = [toks.intern(b"zz"), toks.intern(b"a")];
-        let mut memo = ScanMemo::default();
+        let mut memo = ShapeMemo::<Search>::default();
         shape_of(&mut memo, &ws, &toks, &classes);
-        memo.put(Some(3), &[]);
-        assert_eq!(memo.get().map(|(r, _)| r), Some(Some(3)));
+        memo.put((Some(3), Box::default()));
+        assert_eq!(memo.get().map(|(r, _)| *r), Some(Some(3)));
         // "zz" may now be part of a member: its place in the shape changes.
         classes.add(b'X', b"zz");
         let s = shape_of(&mut memo, &ws, &toks, &classes);
         assert_ne!(s[2], OTHER);
         assert!(memo.get().is_none());
-        memo.put(Some(1), &[]);
+        memo.put((Some(1), Box::default()));
         toks.release();
         let ws = [toks.intern(b"zz"), toks.intern(b"a")];
         shape_of(&mut memo, &ws, &toks, &classes);

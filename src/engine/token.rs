@@ -47,6 +47,11 @@ impl Token {
     pub fn id(self) -> u32 {
         self.0
     }
+
+    /// The token numbered `id` ([`Token::id`]) in its table.
+    pub(crate) fn from_id(id: u32) -> Token {
+        Token(id)
+    }
 }
 
 /// What the table knows of a token.

@@ -1,0 +1,113 @@
+//! The shape memos (which rule matches next, what a whole call gives) answer exactly as
+//! searching every rule and running every call does: the same lines through a session
+//! with them and one without print the same bytes.
+
+use cfmap::cf::{FileId, SourceFile};
+use cfmap::engine::{Session, SessionOptions};
+use cfmap::maps::lookup::NoMaps;
+use proptest::prelude::*;
+
+// A long ruleset (the scan memo starts at 8 rules), a pure one (called as `$>3`, the
+// call memo), classes used by both, a lookup, a macro read and `$>` in the input.
+const CF: &str = "V10/Berkeley\nDjvm.example.com\nO OperatorChars=.:%@!^/[]+\nO BlankSub=.\n\
+CXfoo.com bar a.b x\nCYlocal\nKdq dequote\n\
+S3\nR$@\t$@ <@>\nR$*<$*>$*\t$2\nR$+@$+\t$: $1<@$2>\nR$+<@$+.>\t$@ $1<@$2>\nR$+%$+<@$=X>\t$1<@$2>\nR$=Y<@$+>\t$: local $1 <@$2>\n\
+Slong\nR<@>\t$@ null\nR$*\t$: $>3 $1\nR$+<@$=w>\t$: mine $1\nR$+<@$=X>\t$: x $1 <@$2>\nR$+<@$=X.$=X>\t$: xx $1\n\
+R$~X<@$+>\t$: notx $1 <@$2>\nR$-.$+<@$+>\t$: dotted $1 $2\nR$*$=Y$*\t$: y $1 $2 $3\nR$*$#$*\t$: meta $1\n\
+Rx $+\t$: $(dq $1 $) $&M\nRmine $*\t$@ $1\nR$+\t$#local $: $1\n\
+S0\nR$+<@$=w>\t$#local $: $1\nR$+<@$+>\t$#esmtp $@ $2 $: $1 <@ $2>\nR$+\t$#local $: $1\n\
+Mlocal, P=/bin/true, F=lsm, S=0, R=0, A=true $u\n\
+Mesmtp, P=[IPC], F=mDFMuXa, S=0, R=0, A=TCP $h\n";
+
+fn run(lines: &[Vec<u8>], no_shape_memo: bool) -> Vec<u8> {
+    let file = SourceFile::new(FileId(0), "t.cf", CF.as_bytes());
+    let syntax = cfmap::cf::parse(&file);
+    let ir = cfmap::ir::compile(&syntax, &cfmap::ir::CompileOptions::default());
+    let opts = SessionOptions {
+        no_shape_memo,
+        ..SessionOptions::default()
+    };
+    let mut s = Session::new(&ir, Box::new(NoMaps), &opts);
+    let mut out = s.take_output();
+    for l in lines {
+        s.command(l);
+        out.extend(s.take_output());
+    }
+    out
+}
+
+fn word() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z]{1,6}[0-9]{0,3}",
+        prop::sample::select(vec![
+            "foo", "com", "bar", "a", "b", "x", "local", "Local", "vm", "example", "FOO",
+            "\"q u\"", "$#", "$>", "(c)", "\\x",
+        ])
+        .prop_map(String::from),
+    ]
+}
+
+fn line() -> impl Strategy<Value = Vec<u8>> {
+    let domain = prop_oneof![
+        Just("foo.com".to_string()),
+        Just("bar".to_string()),
+        Just("a.b".to_string()),
+        Just("x.x".to_string()),
+        Just("vm.example.com".to_string()),
+        Just("vm.example.com.".to_string()),
+        (word(), word()).prop_map(|(a, b)| format!("{a}.{b}")),
+    ];
+    let address =
+        (word(), domain.clone(), domain, 0usize..6).prop_map(|(u, d, d2, form)| match form {
+            0 => format!("{u}@{d}"),
+            1 => format!("<{u}@{d}>"),
+            2 => format!("{u}%{d}@{d2}"),
+            3 => format!("Some Body <{u}@{d}>"),
+            4 => format!("{u}.{u}@{d}"),
+            _ => u,
+        });
+    prop_oneof![
+        8 => (prop::sample::select(vec!["long", "3", "3,0", "long,0"]), address)
+            .prop_map(|(rs, a)| format!("{rs} {a}").into_bytes()),
+        1 => word().prop_map(|w| format!(".CX{w}").into_bytes()),
+        1 => word().prop_map(|w| format!(".DM{w}").into_bytes()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn memos_answer_as_the_full_search_does(
+        lines in prop::collection::vec(line(), 1..80),
+        repeat in 1usize..4,
+    ) {
+        // Lines again (and again): the second time round the memos answer.
+        let all: Vec<Vec<u8>> = (0..repeat).flat_map(|_| lines.iter().cloned()).collect();
+        let with = run(&all, false);
+        let without = run(&all, true);
+        prop_assert_eq!(String::from_utf8_lossy(&with), String::from_utf8_lossy(&without));
+    }
+}
+
+#[test]
+fn memos_keep_each_lines_own_tokens() {
+    // Same shapes, different users and domains: each result carries its own.
+    let lines: Vec<Vec<u8>> = [
+        "long ann@foo.com",
+        "long bob@bar",
+        "long cy@foo.com",
+        "long dee@bar",
+    ]
+    .iter()
+    .map(|l| l.as_bytes().to_vec())
+    .collect();
+    let out = String::from_utf8(run(&lines, false)).unwrap();
+    assert_eq!(out, String::from_utf8(run(&lines, true)).unwrap());
+    for user in ["ann", "bob", "cy", "dee"] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("long") && l.contains("returns") && l.contains(user)),
+            "{user} missing from\n{out}"
+        );
+    }
+}
