@@ -170,8 +170,6 @@ impl Session<'_> {
         let mut loopcount = 0usize;
         let mut bindings: Vec<Binding> = self.bindings_pool.pop().unwrap_or_default();
         // The workspace case-folded (literals compare with it) and its signature.
-        let mut folded = self.take_ws();
-        let mut sig = crate::engine::fold_workspace(ws, &self.toks, &mut folded);
         // The next workspace is built here and swapped in, so its buffer is reused.
         let mut spare = self.take_ws();
         // A call seen before with an input of this shape gives what it gave then.
@@ -188,7 +186,8 @@ impl Session<'_> {
                 maxatom as u32,
                 named,
                 code.slot_mask,
-                &folded,
+                ws,
+                true,
                 &self.toks,
                 &self.classes,
             ),
@@ -206,12 +205,14 @@ impl Session<'_> {
             let status = *status;
             self.call_score[at].0 += 1;
             std::mem::swap(ws, &mut spare);
-            self.give_ws(folded);
             self.give_ws(spare);
             self.bindings_pool.push(bindings);
             self.trace_line(rs, true, ws);
             return status;
         }
+        // The workspace case-folded (literals compare with it) and its signature.
+        let mut folded = self.take_ws();
+        let mut sig = crate::engine::fold_workspace(ws, &self.toks, &mut folded);
         // Otherwise what it gives is followed back to its input while nothing but
         // rules' own tokens and `$n` make it (no lookup, call, macro or message).
         let mut origins = std::mem::take(&mut self.origins);
@@ -367,6 +368,7 @@ impl Session<'_> {
                 named,
                 code.slot_mask,
                 folded,
+                false,
                 &self.toks,
                 &self.classes,
             ),

@@ -88,9 +88,9 @@ impl<T> Default for ShapeMemo<T> {
 }
 
 impl<T> ShapeMemo<T> {
-    /// Make the key of `folded`'s shape for ruleset `rs` and `tag`, the ruleset's
-    /// patterns naming `classes_named` (class ids and slots, `slot_mask` their bits);
-    /// false when the memo cannot be used.
+    /// Make the key of the shape of `tokens` (case-folded first when `fold`) for
+    /// ruleset `rs` and `tag`, the ruleset's patterns naming `classes_named` (class ids
+    /// and slots, `slot_mask` their bits); false when the memo cannot be used.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn shape(
         &mut self,
@@ -98,7 +98,8 @@ impl<T> ShapeMemo<T> {
         tag: u32,
         classes_named: &[(MacroId, u8)],
         slot_mask: u64,
-        folded: &[Token],
+        tokens: &[Token],
+        fold: bool,
         toks: &TokenTable,
         classes: &ClassTable,
     ) -> bool {
@@ -118,12 +119,13 @@ impl<T> ShapeMemo<T> {
         }
         let key = &mut self.key;
         key.clear();
-        key.reserve(folded.len() + 2);
+        key.reserve(tokens.len() + 2);
         key.push(u32::from(rs));
         key.push(tag);
         let mut h = u64::from(rs);
         let any_class = !classes_named.is_empty();
-        for &f in folded {
+        for &t in tokens {
+            let f = if fold { toks.fold(t) } else { t };
             let kept = toks.is_literal(f)
                 || any_class && toks.near_any(f, classes_named, slot_mask, classes);
             let e = if kept { f.id() } else { OTHER };
@@ -205,7 +207,7 @@ mod tests {
         c: &ClassTable,
     ) -> Vec<u32> {
         let folded: Vec<Token> = ws.iter().map(|&t| toks.fold(t)).collect();
-        assert!(memo.shape(0, 0, &NAMED, 1, &folded, toks, c));
+        assert!(memo.shape(0, 0, &NAMED, 1, &folded, false, toks, c));
         memo.key.clone()
     }
 
