@@ -293,6 +293,8 @@ pub struct Session<'a> {
     pub(crate) origins_next: Vec<u32>,
     /// Scratch room for trace lines' tokens (see `trace_line`).
     trace_room: Vec<u8>,
+    /// The printed text of workspaces made only of lasting, statically printed tokens.
+    trace_texts: std::collections::HashMap<Box<[Token]>, Box<[u8]>, token::FastState>,
     /// The workspace the last trace line printed, and its text after the label.
     last_trace: (Vec<Token>, Vec<u8>),
     /// Lookup defaults (lasting tokens) and the tokens they give once joined and scanned.
@@ -361,6 +363,8 @@ fn push_message(out: &mut Vec<u8>, text: &[u8]) {
 
 /// The start of a trace line: the ruleset's name as `%-16.16s`, then the label.
 type TraceHead = [u8; 25];
+/// How many workspace texts [`Session::trace_line`] keeps.
+const TRACE_TEXTS_MAX: usize = 4096;
 const INPUT: &[u8; 9] = b"   input:";
 const RETURNS: &[u8; 9] = b" returns:";
 
@@ -603,6 +607,7 @@ impl<'a> Session<'a> {
             last_name: None,
             last_trace: (Vec::new(), Vec::new()),
             trace_room: Vec::new(),
+            trace_texts: Default::default(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
             scan_cache: ScanCache::default(),
             scan_memo: scanmemo::ShapeMemo::default(),
@@ -733,6 +738,17 @@ impl<'a> Session<'a> {
             out.push(b'\n');
             return;
         }
+        // Workspaces of the configuration's own tokens (results such as `$# error …`)
+        // come back line after line: their text is kept.
+        let toks = &self.toks;
+        let lasting = ws
+            .iter()
+            .all(|&t| toks.is_lasting(t) && toks.prints_static(t));
+        if lasting && let Some(text) = self.trace_texts.get(ws) {
+            out.extend_from_slice(text);
+            out.push(b'\n');
+            return;
+        }
         let from = out.len();
         let toks = &self.toks;
         let room = &mut self.trace_room;
@@ -767,6 +783,9 @@ impl<'a> Session<'a> {
         last_ws.extend_from_slice(ws);
         last_text.clear();
         last_text.extend_from_slice(&out[from..]);
+        if lasting && self.trace_texts.len() < TRACE_TEXTS_MAX {
+            self.trace_texts.insert(ws.into(), out[from..].into());
+        }
         out.push(b'\n');
     }
 

@@ -349,6 +349,16 @@ impl TokenTable {
         self.block(start, len)
     }
 
+    /// Whether `t` prints the same whatever the macros hold: printable ASCII, or a
+    /// metacharacter printed as `$x`.
+    pub fn prints_static(&self, t: Token) -> bool {
+        self.entries[t.index()].plain
+            || self
+                .meta_printed
+                .get(t.index().wrapping_sub(0x80))
+                .is_some_and(|&at| at != 0)
+    }
+
     /// Append a [`TokenTable::short_text`] block's `len` bytes to `out` (a fixed-size
     /// copy, then the surplus cut off).
     #[inline(always)]
