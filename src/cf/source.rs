@@ -76,23 +76,18 @@ impl SourceFile {
     pub fn new(id: FileId, path: impl Into<PathBuf>, raw: &[u8]) -> SourceFile {
         let mut text = Vec::with_capacity(raw.len());
         let mut removed_cr = Vec::new();
-        let mut i = 0;
-        while i < raw.len() {
-            if raw[i] == b'\r' && raw.get(i + 1) == Some(&b'\n') {
+        // Copied a run at a time up to each CR that ends a line (most files have none).
+        let mut from = 0;
+        for cr in memchr::memchr_iter(b'\r', raw) {
+            if raw.get(cr + 1) == Some(&b'\n') {
+                text.extend_from_slice(&raw[from..cr]);
                 removed_cr.push(text.len());
-                i += 1;
-                continue;
+                from = cr + 1;
             }
-            text.push(raw[i]);
-            i += 1;
         }
+        text.extend_from_slice(&raw[from..]);
         let mut line_starts = vec![0];
-        line_starts.extend(
-            text.iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        line_starts.extend(memchr::memchr_iter(b'\n', &text).map(|i| i + 1));
         SourceFile {
             id,
             path: path.into(),
