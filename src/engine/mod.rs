@@ -295,8 +295,9 @@ pub struct Session<'a> {
     trace_room: Vec<u8>,
     /// The printed text of workspaces made only of lasting, statically printed tokens.
     trace_texts: std::collections::HashMap<Box<[Token]>, Box<[u8]>, token::FastState>,
-    /// The workspace the last trace line printed, and its text after the label.
-    last_trace: (Vec<Token>, Vec<u8>),
+    /// The workspace the last trace line printed, and where its text (after the label)
+    /// is in the output (forgotten when the output is taken or cleared).
+    last_trace: (Vec<Token>, std::ops::Range<usize>),
     /// Lookup defaults (lasting tokens) and the tokens they give once joined and scanned.
     pub(crate) default_cache:
         std::collections::HashMap<Box<[Token]>, Box<[Token]>, token::FastState>,
@@ -605,7 +606,7 @@ impl<'a> Session<'a> {
             lookup_av: Vec::new(),
             lookup_default: Vec::new(),
             last_name: None,
-            last_trace: (Vec::new(), Vec::new()),
+            last_trace: (Vec::new(), 0..0),
             trace_room: Vec::new(),
             trace_texts: Default::default(),
             phrase: std::cell::RefCell::new(Vec::with_capacity(256)),
@@ -694,10 +695,12 @@ impl<'a> Session<'a> {
     }
 
     pub fn clear_output(&mut self) {
+        self.forget_trace();
         self.out.clear();
     }
 
     pub fn take_output(&mut self) -> Vec<u8> {
+        self.forget_trace();
         std::mem::take(&mut self.out)
     }
 
@@ -733,8 +736,8 @@ impl<'a> Session<'a> {
         // A call's input is often the workspace the line before printed (a returns
         // line, or the caller's input): its text is copied from then.
         let (last_ws, last_text) = &mut self.last_trace;
-        if last_ws.as_slice() == ws {
-            out.extend_from_slice(last_text);
+        if last_ws.as_slice() == ws && last_text.end <= out.len() {
+            out.extend_from_within(last_text.clone());
             out.push(b'\n');
             return;
         }
@@ -781,8 +784,7 @@ impl<'a> Session<'a> {
         }
         last_ws.clear();
         last_ws.extend_from_slice(ws);
-        last_text.clear();
-        last_text.extend_from_slice(&out[from..]);
+        *last_text = from..out.len();
         if lasting && self.trace_texts.len() < TRACE_TEXTS_MAX {
             self.trace_texts.insert(ws.into(), out[from..].into());
         }
@@ -792,7 +794,7 @@ impl<'a> Session<'a> {
     /// Forget the last trace line's workspace (its tokens may go, or print otherwise).
     pub(crate) fn forget_trace(&mut self) {
         self.last_trace.0.clear();
-        self.last_trace.1.clear();
+        self.last_trace.1 = 0..0;
     }
 
     /// A workspace token as sendmail's `xputs` prints it.
