@@ -19,12 +19,12 @@ S0\nR$+<@$=w>\t$#local $: $1\nR$+<@$+>\t$#esmtp $@ $2 $: $1 <@ $2>\nR$+\t$#local
 Mlocal, P=/bin/true, F=lsm, S=0, R=0, A=true $u\n\
 Mesmtp, P=[IPC], F=mDFMuXa, S=0, R=0, A=TCP $h\n";
 
-fn run(lines: &[Vec<u8>], no_shape_memo: bool) -> Vec<u8> {
+fn run(lines: &[Vec<u8>], no_memos: bool) -> Vec<u8> {
     let file = SourceFile::new(FileId(0), "t.cf", CF.as_bytes());
     let syntax = cfmap::cf::parse(&file);
     let ir = cfmap::ir::compile(&syntax, &cfmap::ir::CompileOptions::default());
     let opts = SessionOptions {
-        no_shape_memo,
+        no_memos,
         ..SessionOptions::default()
     };
     let mut s = Session::new(&ir, Box::new(NoMaps), &opts);
@@ -110,4 +110,109 @@ fn memos_keep_each_lines_own_tokens() {
             "{user} missing from\n{out}"
         );
     }
+}
+
+// File maps (the lookup memo): values of different lengths and with `%` (which read on
+// into libdb's return buffer, left by earlier lookups), `%1` arguments, `-a`, a key
+// that is not there, a dbm map beside the btree ones.
+const MAP_CF: &str = "V10/Berkeley\nDjvm.example.com\nO OperatorChars=.:%@!^/[]+\nO BlankSub=.\n\
+Kjunk btree junk\nKpct hash -a.A pct\nKold dbm old\n\
+S3\nR$*<$*>$*\t$2\nR$+@$+\t$: $1<@$2>\n\
+Scheck\nR$*\t$: $>3 $1\nR$+<@$+>\t$: <$(junk $2 $@ $1 $: NONE $)> $1 <@$2>\n\
+R<NONE> $+ <@ $- . $+>\t$: <$(junk $3 $@ $1 $: NONE $)> $1 <@$2.$3>\n\
+R<$*> $+ <@ $+>\t$: <$1> <$(pct $3 $@ $2 $: P $)> <$(old $2 $)> $2\n";
+
+fn makemap(dir: &std::path::Path, ty: &str, name: &str, src: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cfmap"))
+        .args(["makemap", ty, name])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(src.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn run_maps(dir: &std::path::Path, lines: &[Vec<u8>], no_memos: bool) -> Vec<u8> {
+    let file = SourceFile::new(FileId(0), "m.cf", MAP_CF.as_bytes());
+    let syntax = cfmap::cf::parse(&file);
+    let ir = cfmap::ir::compile(&syntax, &cfmap::ir::CompileOptions::default());
+    let maps = cfmap::maps::classes::MapSet::new(
+        &ir,
+        &cfmap::maps::classes::MapOptions {
+            base_dir: dir.to_path_buf(),
+            ..Default::default()
+        },
+    );
+    let opts = SessionOptions {
+        no_memos,
+        ..SessionOptions::default()
+    };
+    let mut s = Session::new(&ir, Box::new(maps), &opts);
+    let mut out = s.take_output();
+    for l in lines {
+        s.command(l);
+        out.extend(s.take_output());
+    }
+    out
+}
+
+fn map_line() -> impl Strategy<Value = Vec<u8>> {
+    let domain = prop::sample::select(vec![
+        "junk.com",
+        "Junk.COM",
+        "sub.junk.com",
+        "long.org",
+        "other.org",
+        "pct.net",
+        "a.pct.net",
+        "none.io",
+        "x.y.z",
+        "q",
+    ]);
+    (word(), domain, 0usize..3).prop_map(|(u, d, form)| {
+        match form {
+            0 => format!("check {u}@{d}"),
+            1 => format!("check <{u}@{d}>"),
+            _ => format!("/map junk {d}"),
+        }
+        .into_bytes()
+    })
+}
+
+#[test]
+fn file_map_answers_are_reused_as_the_map_gives_them() {
+    let d = tempfile::tempdir().unwrap();
+    makemap(
+        d.path(),
+        "btree",
+        "junk",
+        "junk.com JUNKMAIL\nlong.org A-MUCH-LONGER-VALUE-THAN-THE-OTHERS\npct.net %1%1%1%1%\nx.y.z %1-and-%0\nq v%\nother.org ANOTHER-LONG-VALUE-WITH-A-DIFFERENT-TAIL\n",
+    );
+    makemap(
+        d.path(),
+        "hash",
+        "pct",
+        "junk.com 100%\npct.net 5%1\nlong.org plain\n",
+    );
+    makemap(d.path(), "dbm", "old", "alice A\nbob B%\n");
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(48));
+    runner
+        .run(&prop::collection::vec(map_line(), 1..60), |lines| {
+            let all: Vec<Vec<u8>> = lines.iter().chain(lines.iter()).cloned().collect();
+            let with = run_maps(d.path(), &all, false);
+            let without = run_maps(d.path(), &all, true);
+            prop_assert_eq!(
+                String::from_utf8_lossy(&with),
+                String::from_utf8_lossy(&without)
+            );
+            Ok(())
+        })
+        .unwrap();
 }

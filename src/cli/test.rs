@@ -293,7 +293,7 @@ pub(crate) fn load(
         help: ir
             .option("HelpFile")
             .and_then(|h| std::fs::read(resolve(h, root)).ok()),
-        no_shape_memo: false,
+        no_memos: false,
     };
     Ok(Loaded {
         ir,

@@ -14,6 +14,7 @@
 
 pub mod cataddr;
 pub mod classes;
+mod lookupmemo;
 pub mod mailers;
 pub mod matcher;
 pub mod parse;
@@ -246,9 +247,10 @@ pub struct SessionOptions {
     pub seed_hostname: Vec<u8>,
     /// The HelpFile's contents (`?`), if the configuration names one that can be read.
     pub help: Option<Vec<u8>>,
-    /// Search every rule and run every call in full, remembering nothing by shape
-    /// (see [`scanmemo`]): what the memos give is checked against this.
-    pub no_shape_memo: bool,
+    /// Search every rule, run every call and ask the maps every time, remembering
+    /// nothing by shape or tokens (see [`scanmemo`], [`lookupmemo`]): what the memos
+    /// give is checked against this.
+    pub no_memos: bool,
 }
 
 /// One `-bt` session over a compiled configuration.
@@ -286,6 +288,9 @@ pub struct Session<'a> {
     /// Set by a right-hand side that looked something up, called a ruleset or read a
     /// macro: the call it is part of cannot be remembered.
     pub(crate) rhs_impure: bool,
+    /// File map answers by key and argument tokens (see [`lookupmemo`]); `None` with
+    /// [`SessionOptions::no_memos`].
+    pub(crate) lookup_memo: Option<lookupmemo::LookupMemo>,
     /// Per ruleset: calls the call memo answered or learned, and calls it could not.
     pub(crate) call_score: Vec<(u32, u32)>,
     /// Buffers for following a call's result back to its input.
@@ -615,6 +620,7 @@ impl<'a> Session<'a> {
             call_memo: scanmemo::ShapeMemo::default(),
             rhs_impure: false,
             call_score: Vec::new(),
+            lookup_memo: (!opts.no_memos).then(lookupmemo::LookupMemo::default),
             origins: Vec::new(),
             origins_next: Vec::new(),
         };
@@ -638,7 +644,7 @@ impl<'a> Session<'a> {
         let slots = class_slots(sets.iter().flat_map(|(_, rules)| rules));
         for (rs, rules) in sets {
             let mut code = Code::new(rules, &slots);
-            if opts.no_shape_memo {
+            if opts.no_memos {
                 code.classes_named = None;
                 code.scan_memo = false;
             }

@@ -86,6 +86,21 @@ impl Part {
     }
 }
 
+/// A lookup's value: from the map just now, or kept from an earlier lookup.
+enum Value {
+    Fresh(Vec<u8>),
+    Kept(std::rc::Rc<[u8]>),
+}
+
+impl Value {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Value::Fresh(v) => v,
+            Value::Kept(v) => v,
+        }
+    }
+}
+
 /// sendmail's limits for the rewrite loop.
 pub const MAX_RULE_RECURSION: usize = 50;
 pub const MAX_LOOP: usize = 100;
@@ -534,30 +549,67 @@ impl Session<'_> {
                 Some(ix) => self.map_space_sub(ix),
                 None => self.blank_sub,
             };
-            // The key is `%0`, the first of the arguments; the buffers are kept.
-            let mut av = std::mem::take(&mut self.lookup_av);
-            av.resize_with(nargs + 1, Vec::new);
-            let spans = std::iter::once((key_start, key_end, space_sub, MAXKEY)).chain(
-                arg_spans[..nargs]
-                    .iter()
-                    .map(|&(s, e)| (s, e, self.blank_sub, PSBUFSIZE)),
-            );
-            for ((s, e, sub, size), buf) in spans.zip(av.iter_mut()) {
-                buf.clear();
-                cataddr_tokens(buf, &self.toks, &nv[s..e], &self.ir.tables, sub, true, size);
-            }
-            let (value, status) = match map {
-                Some(ix) => self.map_lookup(ix, &mut av[..=nargs]),
-                None => (None, ex::OK),
+            // A file map unchanged since it answered the same tokens answers as then.
+            let generation = match (map, &self.lookup_memo) {
+                (Some(ix), Some(_)) => self.maps.stable_generation(ix),
+                _ => None,
             };
-            self.lookup_av = av;
+            let mut kept = None;
+            if let (Some(ix), Some(g), Some(memo)) = (map, generation, &mut self.lookup_memo) {
+                let args = arg_spans[..nargs].iter().map(|&(s, e)| &nv[s..e]);
+                memo.key(ix, g, &nv[key_start..key_end], args, self.toks.releases());
+                kept = memo.get().cloned();
+            }
+            let (value, status) = match (map, kept) {
+                (Some(ix), Some(kept)) => {
+                    self.maps.replay(ix, kept.found.as_deref());
+                    (kept.value.map(Value::Kept), ex::OK)
+                }
+                _ => {
+                    // The key is `%0`, the first of the arguments; the buffers are kept.
+                    let mut av = std::mem::take(&mut self.lookup_av);
+                    av.resize_with(nargs + 1, Vec::new);
+                    let spans = std::iter::once((key_start, key_end, space_sub, MAXKEY)).chain(
+                        arg_spans[..nargs]
+                            .iter()
+                            .map(|&(s, e)| (s, e, self.blank_sub, PSBUFSIZE)),
+                    );
+                    for ((s, e, sub, size), buf) in spans.zip(av.iter_mut()) {
+                        buf.clear();
+                        cataddr_tokens(
+                            buf,
+                            &self.toks,
+                            &nv[s..e],
+                            &self.ir.tables,
+                            sub,
+                            true,
+                            size,
+                        );
+                    }
+                    let (value, status) = match map {
+                        Some(ix) => self.map_lookup(ix, &mut av[..=nargs]),
+                        None => (None, ex::OK),
+                    };
+                    self.lookup_av = av;
+                    if let Some(ix) = map
+                        && generation.is_some()
+                        && status == ex::OK
+                        && self.maps.stable_generation(ix) == generation
+                        && let Some(found) = self.maps.reusable_find(ix)
+                        && let Some(memo) = &mut self.lookup_memo
+                    {
+                        memo.put(value.as_deref(), found);
+                    }
+                    (value.map(Value::Fresh), status)
+                }
+            };
             if status == ex::TEMPFAIL {
                 rstat = ex::TEMPFAIL;
             }
             let mut new_toks = self.take_ws();
-            let scanned = match (value, default) {
-                (Some(v), _) if v.is_empty() => true,
-                (Some(v), _) => self.scan_value_into(&v, Table::External, &mut new_toks),
+            let scanned = match (value.as_ref().map(Value::bytes), default) {
+                (Some([]), _) => true,
+                (Some(v), _) => self.scan_value_into(v, Table::External, &mut new_toks),
                 (None, Some((s, e))) => self.scan_default(&nv[s..e], &mut new_toks),
                 (None, None) => {
                     new_toks.extend_from_slice(&nv[key_start..key_end]);

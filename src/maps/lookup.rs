@@ -103,6 +103,23 @@ pub trait Maps {
     /// per tick of the coarse monotonic clock (1–10 ms), so a rebuild is answered from
     /// the first line that starts a tick after it.
     fn next_command(&mut self) {}
+    /// `Some(generation)` when map `index` is open and answers each key and arguments
+    /// the same way until the generation changes (a file map already looked at in this
+    /// line and clock tick): the engine may then reuse an earlier answer it was told is
+    /// [`Maps::answer_reusable`]. `None`: ask the map.
+    fn stable_generation(&mut self, _index: usize) -> Option<u64> {
+        None
+    }
+    /// When the last answer of map `index` may be reused under
+    /// [`Maps::stable_generation`], what the map found for it (`Some(None)`: nothing).
+    /// A libdb value with a `%` reads on into the return buffer earlier lookups left:
+    /// such an answer may not come again.
+    fn reusable_find(&self, _index: usize) -> Option<Option<&[u8]>> {
+        None
+    }
+    /// An answer is reused: leave the map as that lookup would (libdb's return buffer
+    /// holds the value found).
+    fn replay(&mut self, _index: usize, _found: Option<&[u8]>) {}
 }
 
 /// No maps at all: every name is unknown. For engine tests and configs without K lines.

@@ -46,6 +46,13 @@ pub(crate) struct DbMap {
     memo: Memo,
     /// The key of the lookup under way (kept for its buffer).
     key_buf: Vec<u8>,
+    /// Changes whenever the answers may have changed (a reopen, the adaptive NUL flags).
+    generation: u64,
+    /// The last lookup's value found (when it held no `%`, so did not depend on the
+    /// return buffer), `Some(None)` when it found nothing; `None`: not reusable.
+    last_found: Option<Option<Vec<u8>>>,
+    /// Values found go to `ret_buf` (libdb classes without `-m`).
+    fills_ret_buf: bool,
 }
 
 /// Values found (or not) by key.
@@ -67,6 +74,9 @@ impl DbMap {
             checked: false,
             checked_tick: None,
             memo: HashMap::default(),
+            generation: 0,
+            last_found: None,
+            fills_ret_buf: false,
             key_buf: Vec::new(),
         }
     }
@@ -234,6 +244,30 @@ impl DbMap {
         }
     }
 
+    /// [`crate::maps::lookup::Maps::stable_generation`]: once the file was looked at in
+    /// this line and tick, answers change only with the generation.
+    pub(crate) fn stable_generation(&self) -> Option<u64> {
+        (self.checked && self.map.is_some()).then_some(self.generation)
+    }
+
+    /// What the last lookup found, when its answer may be reused
+    /// ([`DbMap::stable_generation`]).
+    pub(crate) fn reusable_find(&self) -> Option<Option<&[u8]>> {
+        self.last_found.as_ref().map(Option::as_deref)
+    }
+
+    /// A reused answer: the return buffer as the lookup that found `found` leaves it.
+    pub(crate) fn replay(&mut self, found: Option<&[u8]>) {
+        if let Some(v) = found
+            && self.fills_ret_buf
+        {
+            if self.ret_buf.len() < v.len() {
+                self.ret_buf.resize(v.len(), 0);
+            }
+            self.ret_buf[..v.len()].copy_from_slice(v);
+        }
+    }
+
     /// The lookup; the flag says the reopen after an mtime change failed (the caller
     /// turns the map bogus and prints sendmail's message).
     pub(crate) fn lookup(
@@ -276,8 +310,10 @@ impl DbMap {
                 Some(Some(mtime)) => mtime > self.mtime,
                 _ => true,
             };
+        self.last_found = None;
         if changed {
             self.memo.clear();
+            self.generation += 1;
             let Some((path, ty)) = self.reopen.clone() else {
                 return (Answer::status(sysexits::TEMPFAIL), true);
             };
@@ -321,6 +357,7 @@ impl DbMap {
                     // What was found under other flags may not be found under these.
                     if (common.try0, common.try1) != flags || self.memo.len() >= MEMO_MAX {
                         self.memo.clear();
+                        self.generation += 1;
                     }
                     let kept = found.as_deref().map(Box::from);
                     self.memo.insert(k.as_slice().into(), kept);
@@ -329,6 +366,10 @@ impl DbMap {
                 fetched.as_deref()
             }
         };
+        if !found.is_some_and(|v| v.contains(&b'%')) {
+            self.last_found = Some(found.map(<[u8]>::to_vec));
+        }
+        self.fills_ret_buf = libdb_fills(self.class, common);
         let answer = answer(self.class, &mut self.ret_buf, common, key, found, args);
         (answer, false)
     }
@@ -365,6 +406,12 @@ fn fetch(map: &dyn Map, k: &mut Vec<u8>, common: &mut Common) -> (Option<Vec<u8>
     (None, failed)
 }
 
+/// Whether a value found goes through libdb's return buffer (its classes, unless `-m`
+/// answers with the key).
+fn libdb_fills(class: MapClass, common: &Common) -> bool {
+    matches!(class, MapClass::Hash | MapClass::Btree | MapClass::Implicit) && !common.match_only
+}
+
 /// The answer for a value found (or not): `%n` and `-a` applied as the class does.
 fn answer(
     class: MapClass,
@@ -378,8 +425,7 @@ fn answer(
     let Some(v) = found else {
         return Answer::status(sysexits::OK);
     };
-    let libdb = matches!(class, MapClass::Hash | MapClass::Btree | MapClass::Implicit);
-    if !libdb || common.match_only {
+    if !libdb_fills(class, common) {
         return Answer::found(common.result(key, v, args));
     }
     if ret_buf.len() < v.len() {

@@ -701,6 +701,27 @@ impl Maps for MapSet {
         self.find_declared(name)
     }
 
+    fn stable_generation(&mut self, index: usize) -> Option<u64> {
+        let e = self.entries.get(index)?;
+        match (&e.data, e.state, &e.override_file) {
+            (Data::Db(d), State::Open, None) => d.stable_generation(),
+            _ => None,
+        }
+    }
+
+    fn reusable_find(&self, index: usize) -> Option<Option<&[u8]>> {
+        match &self.entries.get(index)?.data {
+            Data::Db(d) => d.reusable_find(),
+            _ => None,
+        }
+    }
+
+    fn replay(&mut self, index: usize, found: Option<&[u8]>) {
+        if let Some(Data::Db(d)) = self.entries.get_mut(index).map(|e| &mut e.data) {
+            d.replay(found);
+        }
+    }
+
     fn next_command(&mut self) {
         let mut now = None;
         for e in &mut self.entries {
