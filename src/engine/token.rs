@@ -445,7 +445,24 @@ impl TokenTable {
     /// Whether the folded token `f` is [`TokenTable::near_class`] to any of the classes
     /// `named` (class id and slot; `mask` their slot bits). Kept per token and slot
     /// while the classes stay the same.
+    #[inline(always)]
     pub fn near_any(
+        &self,
+        f: Token,
+        named: &[(MacroId, u8)],
+        mask: u64,
+        classes: &ClassTable,
+    ) -> bool {
+        let c = &self.classes[f.index()];
+        if c.made.get() == classes.generation() && c.near_known.get() & mask == mask {
+            return c.near.get() & mask != 0;
+        }
+        self.near_any_slow(f, named, mask, classes)
+    }
+
+    /// [`TokenTable::near_any`] when something is not known yet.
+    #[cold]
+    fn near_any_slow(
         &self,
         f: Token,
         named: &[(MacroId, u8)],
