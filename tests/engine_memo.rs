@@ -116,7 +116,8 @@ fn memos_keep_each_lines_own_tokens() {
 // into libdb's return buffer, left by earlier lookups), `%1` arguments, `-a`, a key
 // that is not there, a dbm map beside the btree ones.
 const MAP_CF: &str = "V10/Berkeley\nDjvm.example.com\nO OperatorChars=.:%@!^/[]+\nO BlankSub=.\n\
-Kjunk btree junk\nKpct hash -a.A pct\nKold dbm old\n\
+O HostsFile=hosts\nKjunk btree junk\nKpct hash -a.A pct\nKold dbm old\n\
+Shost\nR$+<@$+>\t$: $1 <@ $[ $2 $]>\n\
 S3\nR$*<$*>$*\t$2\nR$+@$+\t$: $1<@$2>\n\
 Scheck\nR$*\t$: $>3 $1\nR$+<@$+>\t$: <$(junk $2 $@ $1 $: NONE $)> $1 <@$2>\n\
 R<NONE> $+ <@ $- . $+>\t$: <$(junk $3 $@ $1 $: NONE $)> $1 <@$2.$3>\n\
@@ -176,9 +177,10 @@ fn map_line() -> impl Strategy<Value = Vec<u8>> {
         "x.y.z",
         "q",
     ]);
-    (word(), domain, 0usize..3).prop_map(|(u, d, form)| {
+    (word(), domain, 0usize..4).prop_map(|(u, d, form)| {
         match form {
             0 => format!("check {u}@{d}"),
+            3 => format!("3,host {u}@{d}"),
             1 => format!("check <{u}@{d}>"),
             _ => format!("/map junk {d}"),
         }
@@ -202,6 +204,11 @@ fn file_map_answers_are_reused_as_the_map_gives_them() {
         "junk.com 100%\npct.net 5%1\nlong.org plain\n",
     );
     makemap(d.path(), "dbm", "old", "alice A\nbob B%\n");
+    std::fs::write(
+        d.path().join("hosts"),
+        "127.0.0.1 localhost\n192.0.2.1 long.org junk\n192.0.2.2 pct.net.example pct.net\n",
+    )
+    .unwrap();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(48));
     runner
         .run(&prop::collection::vec(map_line(), 1..60), |lines| {

@@ -1,4 +1,4 @@
-//! File map answers remembered by the tokens of their key and arguments.
+//! File map (and host map) answers remembered by the tokens of their key and arguments.
 //!
 //! A lookup joins its key and arguments from workspace tokens (cataddr), strips
 //! quotes, asks the map and copies its value: the same tokens give the same answer

@@ -22,8 +22,13 @@ use super::{Common, Ctx, MAXNAME};
 use crate::maps::lookup::{Answer, MapEnv};
 use crate::sysexits;
 
-/// The host class keeps nothing of its own: its cache is the process's.
-pub(crate) struct HostMap;
+/// The host class keeps nothing of its own but a note on its last answer: its cache is
+/// the process's.
+pub(crate) struct HostMap {
+    /// The last answer came from (or went into) the per-process cache without a
+    /// timeout: the same key and arguments answer the same from now on, silently.
+    pub(crate) last_reusable: bool,
+}
 
 /// host_map_init: `-a -T -m -t -S -D -d -r`, other letters ignored.
 pub(crate) fn parse_flags(raw: &[u8]) -> Common {

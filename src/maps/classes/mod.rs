@@ -523,7 +523,9 @@ impl MapSet {
             MapClass::User => Data::User(user::UserMap::default()),
             MapClass::Host => {
                 e.common = host::parse_flags(raw);
-                Data::Host(host::HostMap)
+                Data::Host(host::HostMap {
+                    last_reusable: false,
+                })
             }
             MapClass::Dequote | MapClass::Arith | MapClass::Macro | MapClass::Arpa => {
                 let (common, sub) = quoting::parse_dequote_flags(raw);
@@ -638,7 +640,11 @@ impl MapSet {
             }
             Data::Stab(s) => s.lookup(&e.common, key, args),
             Data::User(u) => u.lookup(&e.common, ctx, key, args),
-            Data::Host(_) => host::lookup(&e.common, ctx, key, args, env),
+            Data::Host(h) => {
+                let a = host::lookup(&e.common, ctx, key, args, env);
+                h.last_reusable = a.status != sysexits::TEMPFAIL;
+                a
+            }
             Data::Dequote(sub) => quoting::dequote(&e.common, *sub, key),
             Data::Arith => quoting::arith(key, args),
             Data::Macro => quoting::macro_lookup(key, args, env),
@@ -705,6 +711,8 @@ impl Maps for MapSet {
         let e = self.entries.get(index)?;
         match (&e.data, e.state, &e.override_file) {
             (Data::Db(d), State::Open, None) => d.stable_generation(),
+            // The host cache never forgets a name it answered.
+            (Data::Host(_), State::Open, None) => Some(0),
             _ => None,
         }
     }
@@ -712,6 +720,7 @@ impl Maps for MapSet {
     fn reusable_find(&self, index: usize) -> Option<Option<&[u8]>> {
         match &self.entries.get(index)?.data {
             Data::Db(d) => d.reusable_find(),
+            Data::Host(h) if h.last_reusable => Some(None),
             _ => None,
         }
     }
