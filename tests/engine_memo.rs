@@ -19,21 +19,36 @@ S0\nR$+<@$=w>\t$#local $: $1\nR$+<@$+>\t$#esmtp $@ $2 $: $1 <@ $2>\nR$+\t$#local
 Mlocal, P=/bin/true, F=lsm, S=0, R=0, A=true $u\n\
 Mesmtp, P=[IPC], F=mDFMuXa, S=0, R=0, A=TCP $h\n";
 
-fn run(lines: &[Vec<u8>], no_memos: bool) -> Vec<u8> {
-    let file = SourceFile::new(FileId(0), "t.cf", CF.as_bytes());
+/// The output of `lines` on configuration `cf`, with maps from `dir` (none without).
+fn run_cf(cf: &str, dir: Option<&std::path::Path>, lines: &[Vec<u8>], no_memos: bool) -> Vec<u8> {
+    let file = SourceFile::new(FileId(0), "t.cf", cf.as_bytes());
     let syntax = cfmap::cf::parse(&file);
     let ir = cfmap::ir::compile(&syntax, &cfmap::ir::CompileOptions::default());
+    let maps: Box<dyn cfmap::maps::lookup::Maps> = match dir {
+        Some(dir) => Box::new(cfmap::maps::classes::MapSet::new(
+            &ir,
+            &cfmap::maps::classes::MapOptions {
+                base_dir: dir.to_path_buf(),
+                ..Default::default()
+            },
+        )),
+        None => Box::new(NoMaps),
+    };
     let opts = SessionOptions {
         no_memos,
         ..SessionOptions::default()
     };
-    let mut s = Session::new(&ir, Box::new(NoMaps), &opts);
+    let mut s = Session::new(&ir, maps, &opts);
     let mut out = s.take_output();
     for l in lines {
         s.command(l);
         out.extend(s.take_output());
     }
     out
+}
+
+fn run(lines: &[Vec<u8>], no_memos: bool) -> Vec<u8> {
+    run_cf(CF, None, lines, no_memos)
 }
 
 fn word() -> impl Strategy<Value = String> {
@@ -141,27 +156,7 @@ fn makemap(dir: &std::path::Path, ty: &str, name: &str, src: &str) {
 }
 
 fn run_maps(dir: &std::path::Path, lines: &[Vec<u8>], no_memos: bool) -> Vec<u8> {
-    let file = SourceFile::new(FileId(0), "m.cf", MAP_CF.as_bytes());
-    let syntax = cfmap::cf::parse(&file);
-    let ir = cfmap::ir::compile(&syntax, &cfmap::ir::CompileOptions::default());
-    let maps = cfmap::maps::classes::MapSet::new(
-        &ir,
-        &cfmap::maps::classes::MapOptions {
-            base_dir: dir.to_path_buf(),
-            ..Default::default()
-        },
-    );
-    let opts = SessionOptions {
-        no_memos,
-        ..SessionOptions::default()
-    };
-    let mut s = Session::new(&ir, Box::new(maps), &opts);
-    let mut out = s.take_output();
-    for l in lines {
-        s.command(l);
-        out.extend(s.take_output());
-    }
-    out
+    run_cf(MAP_CF, Some(dir), lines, no_memos)
 }
 
 fn map_line() -> impl Strategy<Value = Vec<u8>> {

@@ -277,6 +277,34 @@ pub fn match_lhs(
     }
 }
 
+/// Test patterns: operation `p` of a small alphabet (the wildcards, `$=X` and `$~X`, the
+/// literals `.`, `b`, `@` and `<`).
+#[cfg(test)]
+pub(crate) fn test_op(p: u8, table: &mut TokenTable) -> Op {
+    match p {
+        0 => Op::ZeroOrMore,
+        1 => Op::OneOrMore,
+        2 => Op::One,
+        3 => Op::Class(b'X'),
+        4 => Op::NotClass(b'X'),
+        5 => Op::Zero,
+        6 => Op::Literal(table.intern(b".")),
+        7 => Op::Literal(table.intern(b"b")),
+        8 => Op::Literal(table.intern(b"@")),
+        _ => Op::Literal(table.intern(b"<")),
+    }
+}
+
+/// The class `X` the test patterns name.
+#[cfg(test)]
+pub(crate) fn test_classes() -> ClassTable {
+    let mut classes = ClassTable::new();
+    for w in ["a", "a.b", "c", "x@c", "b.c.x"] {
+        classes.add(b'X', w.as_bytes());
+    }
+    classes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,25 +518,9 @@ mod tests {
             input in proptest::collection::vec(0usize..6, 0..10),
         ) {
             let words = ["a", "B", ".", "@", "c", "x"];
-            let mut classes = ClassTable::new();
-            for w in ["a", "a.b", "c", "x@c", "b.c.x"] {
-                classes.add(b'X', w.as_bytes());
-            }
+            let classes = test_classes();
             let mut table = TokenTable::new();
-            let ops: Vec<Op> = pat
-                .iter()
-                .map(|&p| match p {
-                    0 => Op::ZeroOrMore,
-                    1 => Op::OneOrMore,
-                    2 => Op::One,
-                    3 => Op::Class(b'X'),
-                    4 => Op::NotClass(b'X'),
-                    5 => Op::Zero,
-                    6 => Op::Literal(table.intern(b".")),
-                    7 => Op::Literal(table.intern(b"b")),
-                    _ => Op::Literal(table.intern(b"@")),
-                })
-                .collect();
+            let ops: Vec<Op> = pat.iter().map(|&p| test_op(p, &mut table)).collect();
             let ws: Vec<Token> = input.iter().map(|&w| table.intern(words[w].as_bytes())).collect();
             let folded: Vec<Token> = ws.iter().map(|&t| table.fold(t)).collect();
             let macros = MacroTable::new();

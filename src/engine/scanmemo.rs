@@ -194,7 +194,7 @@ fn mix(h: u64, x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::matcher::{MatchCtx, Op, match_lhs};
+    use crate::engine::matcher::{MatchCtx, Op, match_lhs, test_classes, test_op};
     use crate::ir::MacroTable;
     use crate::prescan::Tables;
 
@@ -219,26 +219,9 @@ mod tests {
             pat in proptest::collection::vec(0u8..10, 0..7),
             input in proptest::collection::vec((0usize..10, 0usize..4), 0..10),
         ) {
-            let mut classes = ClassTable::new();
-            for w in ["a", "a.b", "c", "x@c", "b.c.x"] {
-                classes.add(b'X', w.as_bytes());
-            }
+            let classes = test_classes();
             let mut toks = TokenTable::new();
-            let ops: Vec<Op> = pat
-                .iter()
-                .map(|&p| match p {
-                    0 => Op::ZeroOrMore,
-                    1 => Op::OneOrMore,
-                    2 => Op::One,
-                    3 => Op::Class(b'X'),
-                    4 => Op::NotClass(b'X'),
-                    5 => Op::Zero,
-                    6 => Op::Literal(toks.intern(b".")),
-                    7 => Op::Literal(toks.intern(b"b")),
-                    8 => Op::Literal(toks.intern(b"@")),
-                    _ => Op::Literal(toks.intern(b"<")),
-                })
-                .collect();
+            let ops: Vec<Op> = pat.iter().map(|&p| test_op(p, &mut toks)).collect();
             for lit in [&b"."[..], b"b", b"@", b"<"] {
                 let t = toks.intern(lit);
                 toks.mark_literal(t);
