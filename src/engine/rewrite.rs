@@ -218,7 +218,7 @@ impl Session<'_> {
                 }
             }));
             let status = *status;
-            self.call_score[at].0 += 1;
+            self.call_score[at].0 = self.call_score[at].0.saturating_add(1);
             std::mem::swap(ws, &mut spare);
             self.give_ws(spare);
             self.bindings_pool.push(bindings);
@@ -323,9 +323,9 @@ impl Session<'_> {
         {
             debug_assert_eq!(origins.len(), ws.len());
             self.call_memo.put((origins.as_slice().into(), rstat));
-            self.call_score[at].0 += 1;
+            self.call_score[at].0 = self.call_score[at].0.saturating_add(1);
         } else if shaped {
-            self.call_score[at].1 += 1;
+            self.call_score[at].1 = self.call_score[at].1.saturating_add(1);
         }
         self.origins = origins;
         self.give_ws(folded);
