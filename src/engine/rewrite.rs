@@ -137,6 +137,14 @@ fn follow(
     true
 }
 
+/// The [`crate::engine::token_bit`]s of the metacharacters in `ws` that make a
+/// right-hand side look up or call (what [`Special::or_copied`] reads of a signature).
+fn meta_sig(ws: &[Token]) -> u64 {
+    ws.iter()
+        .filter(|t| t.is(meta::HOSTBEGIN) || t.is(meta::LOOKUPBEGIN) || t.is(meta::CALLSUBR))
+        .fold(0, |s, &t| s | crate::engine::token_bit(t))
+}
+
 /// The first rule from `from` on that matches: the cheap tests, then the matcher; the
 /// rules after a failed one that the cheap tests rule out are passed over at once.
 #[inline(always)]
@@ -225,9 +233,11 @@ impl Session<'_> {
             self.trace_line(rs, true, ws);
             return status;
         }
-        // The workspace case-folded (literals compare with it) and its signature.
+        // The workspace case-folded (literals compare with it) and its signature, made
+        // when a search needs them (a scan memo answer does not).
         let mut folded = self.take_ws();
-        let mut sig = crate::engine::fold_workspace(ws, &self.toks, &mut folded);
+        let mut sig = 0;
+        let mut fold_ok = false;
         // Otherwise what it gives is followed back to its input while nothing but
         // rules' own tokens and `$n` make it (no lookup, call, macro or message).
         let mut origins = std::mem::take(&mut self.origins);
@@ -257,8 +267,13 @@ impl Session<'_> {
                 let found = if code.scan_memo {
                     // The first search takes the call memo's shape of the same input.
                     let reuse = std::mem::take(&mut fresh);
-                    self.next_match(&code, rs, idx, ws, &folded, sig, &mut bindings, reuse)
+                    let fold = (&mut folded, &mut sig, &mut fold_ok);
+                    self.next_match(&code, rs, idx, ws, fold, &mut bindings, reuse)
                 } else {
+                    if !fold_ok {
+                        sig = crate::engine::fold_workspace(ws, &self.toks, &mut folded);
+                        fold_ok = true;
+                    }
                     scan(
                         &code,
                         idx,
@@ -285,10 +300,12 @@ impl Session<'_> {
                     Prefix::Return => rules.len(),
                     Prefix::Repeat => idx,
                 };
+                // Only its metacharacters count here: without the signature, those.
+                let copied = if fold_ok { sig } else { meta_sig(ws) };
                 match self.build_rhs(
                     rs,
                     &c.template,
-                    c.special.or_copied(sig),
+                    c.special.or_copied(copied),
                     ws,
                     &bindings,
                     reclevel,
@@ -309,7 +326,7 @@ impl Session<'_> {
                                 );
                         }
                         std::mem::swap(ws, &mut spare);
-                        sig = crate::engine::fold_workspace(ws, &self.toks, &mut folded);
+                        fold_ok = false;
                     }
                     Err(Abort(status)) => break 'rules Err(status),
                 }
@@ -353,10 +370,10 @@ impl Session<'_> {
         }
     }
 
-    /// The first rule from `from` on whose pattern matches `ws` (`folded` and `sig`
-    /// its folded tokens and their signature), its bindings in `bindings`; from the
-    /// scan memo when the shape was seen before. `reuse`: the call memo's last shape
-    /// is this workspace's.
+    /// The first rule from `from` on whose pattern matches `ws`, its bindings in
+    /// `bindings`; from the scan memo when the shape was seen before. `folded` and `sig`
+    /// are `ws` folded and its signature when `fold_ok`, made here when a search needs
+    /// them. `reuse`: the call memo's last shape is this workspace's.
     #[allow(clippy::too_many_arguments)]
     fn next_match(
         &mut self,
@@ -364,8 +381,7 @@ impl Session<'_> {
         rs: u16,
         from: usize,
         ws: &[Token],
-        folded: &[Token],
-        sig: u64,
+        (folded, sig, fold_ok): (&mut Workspace, &mut u64, &mut bool),
         bindings: &mut Vec<Binding>,
         reuse: bool,
     ) -> Option<usize> {
@@ -382,8 +398,8 @@ impl Session<'_> {
                 from as u32,
                 named,
                 code.slot_mask,
-                folded,
-                false,
+                ws,
+                true,
                 &self.toks,
                 &self.classes,
             ),
@@ -393,7 +409,11 @@ impl Session<'_> {
             bindings.extend_from_slice(remembered);
             return rule.map(|r| r as usize);
         }
-        let found = scan(code, from, ws, folded, sig, &self.match_ctx(), bindings);
+        if !*fold_ok {
+            *sig = crate::engine::fold_workspace(ws, &self.toks, folded);
+            *fold_ok = true;
+        }
+        let found = scan(code, from, ws, folded, *sig, &self.match_ctx(), bindings);
         if memo {
             let kept: &[Binding] = if found.is_some() { bindings } else { &[] };
             self.scan_memo.put((found.map(|r| r as u32), kept.into()));
