@@ -291,7 +291,8 @@ pub(crate) fn test_op(p: u8, table: &mut TokenTable) -> Op {
         6 => Op::Literal(table.intern(b".")),
         7 => Op::Literal(table.intern(b"b")),
         8 => Op::Literal(table.intern(b"@")),
-        _ => Op::Literal(table.intern(b"<")),
+        9 => Op::Literal(table.intern(b"<")),
+        _ => Op::Macro(b'M'),
     }
 }
 

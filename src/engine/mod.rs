@@ -20,6 +20,7 @@ pub mod matcher;
 pub mod parse;
 pub mod rewrite;
 mod scanmemo;
+mod tape;
 pub mod testmode;
 pub mod token;
 
@@ -171,12 +172,12 @@ impl Filter {
 pub(crate) struct Code {
     pub filters: Box<[Filter]>,
     pub rules: Box<[Compiled]>,
-    /// The classes the patterns name (`$=X`, `$~X`) and their slots, for the shape
-    /// memos; `None` when they are not used: a pattern holds `$x`, or a class has no
-    /// slot.
-    pub classes_named: Option<Box<[(crate::ir::MacroId, u8)]>>,
-    /// Their slots' bits.
-    pub slot_mask: u64,
+    /// What the patterns compare tokens with besides literals (classes, macros), for
+    /// the shape memos; `None` when they are not used (a class has no slot).
+    pub looks: Option<scanmemo::Looks>,
+    /// The looks of this ruleset and of those it calls by name, theirs, and so on: what
+    /// the shape of a recorded call's input takes in (see [`tape`]).
+    pub reach: Option<scanmemo::Looks>,
     /// Searches go through the scan memo (the ruleset is long enough for it to pay).
     pub scan_memo: bool,
 }
@@ -200,10 +201,10 @@ fn class_slots<'r>(rules: impl Iterator<Item = &'r Compiled>) -> [u8; 256] {
 
 impl Code {
     fn new(rules: Vec<Compiled>, slots: &[u8; 256]) -> Code {
-        let (mut named, mut macros) = (Vec::new(), false);
+        let (mut named, mut macros) = (Vec::new(), Vec::new());
         for op in rules.iter().flat_map(|r| &r.ops) {
             match *op {
-                Op::Macro(_) => macros = true,
+                Op::Macro(id) if !macros.contains(&id) => macros.push(id),
                 Op::Class(id) | Op::NotClass(id) if !named.contains(&id) => named.push(id),
                 _ => {}
             }
@@ -213,13 +214,22 @@ impl Code {
             .iter()
             .filter(|n| n.1 != scanmemo::NO_SLOT)
             .fold(0u64, |m, n| m | 1 << n.1);
-        let memo = !macros && named.iter().all(|n| n.1 != scanmemo::NO_SLOT);
+        let mut macro_set = [0u64; 4];
+        for &m in &macros {
+            macro_set[usize::from(m / 64)] |= 1 << (m % 64);
+        }
+        let memo = named.iter().all(|n| n.1 != scanmemo::NO_SLOT);
         Code {
             filters: rules.iter().map(Compiled::filter).collect(),
             scan_memo: memo && rules.len() >= scanmemo::MIN_RULES,
             rules: rules.into(),
-            classes_named: memo.then(|| named.into_boxed_slice()),
-            slot_mask,
+            reach: None,
+            looks: memo.then(|| scanmemo::Looks {
+                classes: named.into(),
+                slot_mask,
+                macros: macros.into(),
+                macro_set,
+            }),
         }
     }
 }
@@ -283,19 +293,22 @@ pub struct Session<'a> {
     pub(crate) scan_cache: ScanCache,
     /// Which rule matches next, by workspace shape (see [`scanmemo`]).
     pub(crate) scan_memo: scanmemo::ShapeMemo<scanmemo::Search>,
-    /// What a whole ruleset call gave, by the shape of its input (see [`scanmemo`]).
-    pub(crate) call_memo: scanmemo::ShapeMemo<scanmemo::Call>,
-    /// Set by a right-hand side that looked something up, called a ruleset or read a
-    /// macro: the call it is part of cannot be remembered.
-    pub(crate) rhs_impure: bool,
+    /// Whole ruleset calls recorded by the shape of their input (see [`tape`]).
+    pub(crate) call_memo: scanmemo::ShapeMemo<tape::Tapes>,
+    /// The call being recorded, while one is.
+    pub(crate) rec: Option<tape::Recorder>,
+    /// What the maps found for a replayed tape's lookups (kept for its buffer).
+    pub(crate) tape_found: Vec<Option<std::rc::Rc<[u8]>>>,
     /// File map answers by key and argument tokens (see [`lookupmemo`]); `None` with
     /// [`SessionOptions::no_memos`].
     pub(crate) lookup_memo: Option<lookupmemo::LookupMemo>,
-    /// Per ruleset: calls the call memo answered or learned, and calls it could not.
+    /// Per ruleset: calls a tape answered or recorded, and calls that could not be
+    /// recorded.
     pub(crate) call_score: Vec<(u32, u32)>,
-    /// Buffers for following a call's result back to its input.
-    pub(crate) origins: Vec<u32>,
-    pub(crate) origins_next: Vec<u32>,
+    /// Emptied lists of recorded tokens (see [`tape`]), kept for their buffers.
+    pub(crate) places_pool: Vec<Vec<u32>>,
+    /// The places of a lookup's replacement tokens (kept for its buffer).
+    pub(crate) places_next: Vec<u32>,
     /// Scratch room for trace lines' tokens (see `trace_line`).
     trace_room: Vec<u8>,
     /// The printed text of workspaces made only of lasting, statically printed tokens.
@@ -618,11 +631,12 @@ impl<'a> Session<'a> {
             scan_cache: ScanCache::default(),
             scan_memo: scanmemo::ShapeMemo::default(),
             call_memo: scanmemo::ShapeMemo::default(),
-            rhs_impure: false,
+            rec: None,
+            tape_found: Vec::new(),
             call_score: Vec::new(),
             lookup_memo: (!opts.no_memos).then(lookupmemo::LookupMemo::default),
-            origins: Vec::new(),
-            origins_next: Vec::new(),
+            places_pool: Vec::new(),
+            places_next: Vec::new(),
         };
         // Every ruleset's tokens are made now, to last; test lines' tokens come later
         // and go in bulk (TokenTable::release_beyond).
@@ -642,10 +656,15 @@ impl<'a> Session<'a> {
             ));
         }
         let slots = class_slots(sets.iter().flat_map(|(_, rules)| rules));
-        for (rs, rules) in sets {
-            let mut code = Code::new(rules, &slots);
+        let mut codes: Vec<(u16, Code)> = sets
+            .into_iter()
+            .map(|(rs, rules)| (rs, Code::new(rules, &slots)))
+            .collect();
+        session.set_reach(&mut codes);
+        for (rs, mut code) in codes {
             if opts.no_memos {
-                code.classes_named = None;
+                code.looks = None;
+                code.reach = None;
                 code.scan_memo = false;
             }
             session.compiled[rs as usize] = std::rc::Rc::new(code);
@@ -657,6 +676,68 @@ impl<'a> Session<'a> {
         }
         session.toks.set_mark();
         session
+    }
+
+    /// Each ruleset's [`Code::reach`]: its own looks and those of the rulesets its
+    /// right-hand sides call by name (`$>name`), and theirs, on to the end.
+    fn set_reach(&self, codes: &mut [(u16, Code)]) {
+        let at: std::collections::HashMap<u16, usize> = codes
+            .iter()
+            .enumerate()
+            .map(|(i, (rs, _))| (*rs, i))
+            .collect();
+        let calls: Vec<Vec<usize>> = codes
+            .iter()
+            .map(|(_, code)| {
+                let mut to = Vec::new();
+                for r in code.rules.iter() {
+                    for w in r.template.windows(2) {
+                        if let [rewrite::Part::Token(c), rewrite::Part::Token(name)] = *w
+                            && c.is(crate::meta::CALLSUBR)
+                            && let Some(&i) = self.quiet_ruleset(name).and_then(|rs| at.get(&rs))
+                            && !to.contains(&i)
+                        {
+                            to.push(i);
+                        }
+                    }
+                }
+                to
+            })
+            .collect();
+        for i in 0..codes.len() {
+            let Some(own) = &codes[i].1.looks else {
+                continue;
+            };
+            let mut reach = own.clone();
+            let mut seen = vec![false; codes.len()];
+            let mut todo = vec![i];
+            seen[i] = true;
+            while let Some(j) = todo.pop() {
+                if let Some(l) = &codes[j].1.looks {
+                    reach.add(l);
+                }
+                for &k in &calls[j] {
+                    if !seen[k] {
+                        seen[k] = true;
+                        todo.push(k);
+                    }
+                }
+            }
+            codes[i].1.reach = Some(reach);
+        }
+    }
+
+    /// The ruleset a `$>` target names, found without a word printed.
+    fn quiet_ruleset(&self, t: Token) -> Option<u16> {
+        let text = self.toks.text(t);
+        if !text.is_empty() && text.iter().all(u8::is_ascii_digit) {
+            return std::str::from_utf8(text)
+                .ok()?
+                .parse()
+                .ok()
+                .filter(|&n| n < 100);
+        }
+        self.ruleset_numbers.get(text).copied()
     }
 
     /// What the rewrite loop keeps of ruleset `rs`'s rules (none for an undefined one).

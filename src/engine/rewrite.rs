@@ -4,7 +4,8 @@
 
 use crate::engine::cataddr::{MAXKEY, cataddr_tokens};
 use crate::engine::matcher::{Binding, MatchCtx, match_lhs};
-use crate::engine::scanmemo::INPUT;
+use crate::engine::scanmemo::{Against, INPUT};
+use crate::engine::tape::{self, Recorder, from_input};
 use crate::engine::token::{Token, TokenTable};
 use crate::engine::{Code, Session};
 use crate::ir::Prefix;
@@ -111,32 +112,6 @@ const MAX_MAP_ARGS: usize = 8;
 /// A fatal error inside one rewrite: return this status at once, without a returns line.
 struct Abort(i32);
 
-/// Where the tokens of the workspace a right-hand side builds come from, given where
-/// the old one's came from (`origins`): a template token is itself, `$n` copies the
-/// places it binds. False when it holds a `$&x` (then they cannot be followed).
-fn follow(
-    template: &[Part],
-    bindings: &[Binding],
-    origins: &mut Vec<u32>,
-    next: &mut Vec<u32>,
-) -> bool {
-    next.clear();
-    for part in template {
-        match *part {
-            Part::Token(t) if t.id() & INPUT == 0 => next.push(t.id()),
-            Part::Binding(d) => {
-                let Some(b) = bindings.get(d.wrapping_sub(b'1') as usize) else {
-                    return false;
-                };
-                next.extend_from_slice(&origins[b.start..b.end]);
-            }
-            Part::Token(_) | Part::Deferred(_) => return false,
-        }
-    }
-    std::mem::swap(origins, next);
-    true
-}
-
 /// The [`crate::engine::token_bit`]s of the metacharacters in `ws` that make a
 /// right-hand side look up or call (what [`Special::or_copied`] reads of a signature).
 fn meta_sig(ws: &[Token]) -> u64 {
@@ -178,7 +153,21 @@ fn scan(
 impl Session<'_> {
     /// Run ruleset `rs` on `ws` (sendmail's `rewrite`); returns the status.
     pub fn rewrite(&mut self, ws: &mut Workspace, rs: u16, reclevel: usize, maxatom: usize) -> i32 {
-        self.trace_line(rs, false, ws);
+        self.rewrite_in(ws, None, rs, reclevel, maxatom)
+    }
+
+    /// [`Session::rewrite`]. `places`: while a call further out is recorded (see
+    /// [`crate::engine::tape`]), where `ws`'s tokens come from, and on return where
+    /// the result's do.
+    fn rewrite_in(
+        &mut self,
+        ws: &mut Workspace,
+        places: Option<&mut Vec<u32>>,
+        rs: u16,
+        reclevel: usize,
+        maxatom: usize,
+    ) -> i32 {
+        self.trace_rec(rs, false, ws, places.as_deref().map(Vec::as_slice));
         if reclevel > MAX_RULE_RECURSION {
             self.message(&format!(
                 "rewrite: excessive recursion (max {MAX_RULE_RECURSION}), ruleset {}",
@@ -188,62 +177,59 @@ impl Session<'_> {
         }
         let code = self.compiled(rs);
         let rules = &code.rules;
-        let mut rstat = ex::OK;
-        let mut idx = 0usize;
-        let mut loopcount = 0usize;
-        let mut bindings: Vec<Binding> = self.bindings_pool.pop().unwrap_or_default();
-        // The workspace case-folded (literals compare with it) and its signature.
-        // The next workspace is built here and swapped in, so its buffer is reused.
-        let mut spare = self.take_ws();
-        // A call seen before with an input of this shape gives what it gave then.
         let at = usize::from(rs);
         if self.call_score.len() <= at {
             self.call_score.resize(at + 1, (0, 0));
         }
-        // Rulesets whose calls mostly look things up or call others stop trying.
+        // Inside a recorded call this one is part of the recording; otherwise a call
+        // seen before with an input of this shape may be played back.
+        let nested = places.is_some();
+        if nested && let Some(rec) = &mut self.rec {
+            rec.enter(code.looks.as_ref());
+        }
+        // Rulesets whose calls mostly cannot be recorded stop trying.
         let (good, bad) = self.call_score[at];
         let worth = bad < 64 || bad < good.saturating_mul(2);
-        let mut recording = match code.classes_named.as_deref() {
-            Some(named) if worth => self.call_memo.shape(
-                rs,
-                maxatom as u32,
-                named,
-                code.slot_mask,
-                ws,
-                true,
-                &self.toks,
-                &self.classes,
-            ),
+        let shaped = match &code.reach {
+            Some(looks) if worth && !nested && self.rec.is_none() => {
+                let against = Against {
+                    toks: &self.toks,
+                    classes: &self.classes,
+                    macros: &self.macros,
+                };
+                let tag = (maxatom | reclevel << 16) as u32;
+                self.call_memo.shape(rs, tag, looks, ws, true, &against)
+            }
             _ => false,
         };
-        let shaped = recording;
-        if recording && let Some((result, status)) = self.call_memo.get() {
-            spare.extend(result.iter().map(|&o| {
-                if o & INPUT != 0 {
-                    ws[(o & !INPUT) as usize]
-                } else {
-                    Token::from_id(o)
-                }
-            }));
-            let status = *status;
+        if shaped && let Some(status) = self.replay_tape(ws) {
             self.call_score[at].0 = self.call_score[at].0.saturating_add(1);
-            std::mem::swap(ws, &mut spare);
-            self.give_ws(spare);
-            self.bindings_pool.push(bindings);
             self.trace_line(rs, true, ws);
             return status;
         }
+        let mut rstat = ex::OK;
+        let mut idx = 0usize;
+        let mut loopcount = 0usize;
+        let mut bindings: Vec<Binding> = self.bindings_pool.pop().unwrap_or_default();
+        // The next workspace is built here and swapped in, so its buffer is reused.
+        let mut spare = self.take_ws();
         // The workspace case-folded (literals compare with it) and its signature, made
         // when a search needs them (a scan memo answer does not).
         let mut folded = self.take_ws();
         let mut sig = 0;
         let mut fold_ok = false;
-        // Otherwise what it gives is followed back to its input while nothing but
-        // rules' own tokens and `$n` make it (no lookup, call, macro or message).
-        let mut origins = std::mem::take(&mut self.origins);
-        origins.clear();
+        // Where the workspace's tokens come from while a call is recorded (this one:
+        // its input's places are their positions), and the next workspace's.
+        let recording = shaped;
+        let tracking = recording || nested;
+        let mut own = self.places_pool.pop().unwrap_or_default();
+        let mut next_places = self.places_pool.pop().unwrap_or_default();
+        own.clear();
         if recording {
-            origins.extend((0..ws.len() as u32).map(|p| INPUT | p));
+            self.rec = code.reach.as_ref().map(Recorder::new);
+            own.extend((0..ws.len() as u32).map(|p| INPUT | p));
+        } else if let Some(p) = places.as_deref() {
+            own.extend_from_slice(p);
         }
         let out_mark = self.out.len();
         // The first search is of the input the call memo just shaped.
@@ -302,6 +288,7 @@ impl Session<'_> {
                 };
                 // Only its metacharacters count here: without the signature, those.
                 let copied = if fold_ok { sig } else { meta_sig(ws) };
+                let track = tracking.then_some((own.as_slice(), &mut next_places));
                 match self.build_rhs(
                     rs,
                     &c.template,
@@ -311,21 +298,16 @@ impl Session<'_> {
                     reclevel,
                     maxatom,
                     &mut spare,
+                    track,
                 ) {
                     Ok(status) => {
                         if rstat == ex::OK || status == ex::TEMPFAIL {
                             rstat = status;
                         }
-                        if recording {
-                            recording = !self.rhs_impure
-                                && follow(
-                                    &c.template,
-                                    &bindings,
-                                    &mut origins,
-                                    &mut self.origins_next,
-                                );
-                        }
                         std::mem::swap(ws, &mut spare);
+                        if tracking {
+                            std::mem::swap(&mut own, &mut next_places);
+                        }
                         fold_ok = false;
                     }
                     Err(Abort(status)) => break 'rules Err(status),
@@ -334,27 +316,58 @@ impl Session<'_> {
             }
             Ok(rstat)
         };
-        if recording
-            && let Ok(rstat) = status
-            && self.out.len() == out_mark
-        {
-            debug_assert_eq!(origins.len(), ws.len());
-            self.call_memo.put((origins.as_slice().into(), rstat));
-            self.call_score[at].0 = self.call_score[at].0.saturating_add(1);
-        } else if shaped {
-            self.call_score[at].1 = self.call_score[at].1.saturating_add(1);
+        if tracking && status.is_err() {
+            self.spoil_recording();
         }
-        self.origins = origins;
+        if recording {
+            let rec = self.rec.take().expect("the call being recorded");
+            let printed = self.out.len() - out_mark;
+            let tape = status.ok().and_then(|st| rec.finish(printed, &own, st));
+            let score = &mut self.call_score[at];
+            match tape {
+                Some(tape) => {
+                    score.0 = score.0.saturating_add(1);
+                    match self.call_memo.get_mut() {
+                        Some(tapes) => tape::keep(tapes, tape),
+                        None => self.call_memo.put(vec![std::rc::Rc::new(tape)]),
+                    }
+                }
+                None => score.1 = score.1.saturating_add(1),
+            }
+        }
         self.give_ws(folded);
         self.give_ws(spare);
         bindings.clear();
         self.bindings_pool.push(bindings);
-        match status {
+        let status = match status {
             Ok(rstat) => {
-                self.trace_line(rs, true, ws);
+                self.trace_rec(rs, true, ws, nested.then_some(own.as_slice()));
                 rstat
             }
             Err(status) => status,
+        };
+        if let Some(p) = places {
+            p.clear();
+            p.extend_from_slice(&own);
+        }
+        self.places_pool.push(own);
+        self.places_pool.push(next_places);
+        status
+    }
+
+    /// A trace line; recorded (its tokens' places given) while a call is.
+    fn trace_rec(&mut self, rs: u16, returns: bool, ws: &[Token], places: Option<&[u32]>) {
+        let before = self.out.len();
+        self.trace_line(rs, returns, ws);
+        if let (Some(p), Some(rec)) = (places, self.rec.as_mut()) {
+            rec.trace(rs, returns, p, self.out.len() - before);
+        }
+    }
+
+    /// The call being recorded cannot be played back.
+    fn spoil_recording(&mut self) {
+        if let Some(rec) = &mut self.rec {
+            rec.spoil();
         }
     }
 
@@ -385,24 +398,21 @@ impl Session<'_> {
         bindings: &mut Vec<Binding>,
         reuse: bool,
     ) -> Option<usize> {
-        let memo = match code.classes_named.as_deref() {
+        let against = Against {
+            toks: &self.toks,
+            classes: &self.classes,
+            macros: &self.macros,
+        };
+        let memo = match &code.looks {
             None => false,
             Some(_) if reuse => {
-                let tag = from as u32;
                 self.scan_memo
-                    .shape_from(&self.call_memo, tag, &self.toks, &self.classes);
+                    .shape_from(&self.call_memo, from as u32, &against);
                 true
             }
-            Some(named) => self.scan_memo.shape(
-                rs,
-                from as u32,
-                named,
-                code.slot_mask,
-                ws,
-                true,
-                &self.toks,
-                &self.classes,
-            ),
+            Some(looks) => self
+                .scan_memo
+                .shape(rs, from as u32, looks, ws, true, &against),
         };
         if memo && let Some((rule, remembered)) = self.scan_memo.get() {
             bindings.clear();
@@ -432,11 +442,32 @@ impl Session<'_> {
         reclevel: usize,
         maxatom: usize,
         nv: &mut Workspace,
+        places: Option<(&[u32], &mut Vec<u32>)>,
     ) -> Result<i32, Abort> {
         nv.clear();
-        let mut impure = false;
+        // While a call is recorded: where `ws`'s tokens come from, and `nv`'s.
+        let (ws_places, mut nv_places) = match places {
+            Some((w, n)) => {
+                n.clear();
+                (w, Some(n))
+            }
+            None => (&[][..], None),
+        };
         // 1. substitution
         for &part in template {
+            if let Some(np) = nv_places.as_deref_mut() {
+                match part {
+                    Part::Binding(d) => {
+                        if let Some(bd) = bindings.get(d.wrapping_sub(b'1') as usize) {
+                            np.extend_from_slice(&ws_places[bd.start..bd.end]);
+                        }
+                    }
+                    Part::Token(t) => np.push(t.id()),
+                    // Its tokens, pushed below, are the macro's (the memo goes
+                    // when a macro changes).
+                    Part::Deferred(_) => {}
+                }
+            }
             match part {
                 Part::Binding(d) => {
                     let n = d.wrapping_sub(b'1') as usize;
@@ -455,7 +486,6 @@ impl Session<'_> {
                     nv.extend_from_slice(&ws[bd.start..bd.end]);
                 }
                 Part::Deferred(m) => {
-                    impure = true;
                     if nv.len() >= maxatom {
                         return Err(self.too_long());
                     }
@@ -470,6 +500,9 @@ impl Session<'_> {
                     };
                     for t in toks {
                         nv.push(t);
+                        if let Some(np) = nv_places.as_deref_mut() {
+                            np.push(t.id());
+                        }
                         if nv.len() >= maxatom {
                             return Err(self.too_long());
                         }
@@ -499,12 +532,15 @@ impl Session<'_> {
                 i += 1;
                 continue;
             };
-            impure = true;
             let begin = i;
             let mut j = i + 1;
             let name_tok = if named {
                 match nv.get(j) {
                     Some(&n) => {
+                        // A map named by the input is not the shape's.
+                        if nv_places.as_deref().is_some_and(|p| from_input(p[j])) {
+                            self.spoil_recording();
+                        }
                         j += 1;
                         Some(n)
                     }
@@ -580,6 +616,8 @@ impl Session<'_> {
                 memo.key(ix, g, &nv[key_start..key_end], args, self.toks.releases());
                 kept = memo.get().cloned();
             }
+            // Whether the lookup memo answered or learned the answer (a replay asks it).
+            let mut memo_knows = kept.is_some();
             let (value, status) = match (map, kept) {
                 (Some(ix), Some(kept)) => {
                     self.maps.replay(ix, kept.found.as_deref());
@@ -619,6 +657,7 @@ impl Session<'_> {
                         && let Some(memo) = &mut self.lookup_memo
                     {
                         memo.put(value.as_deref(), found);
+                        memo_knows = true;
                     }
                     (value.map(Value::Fresh), status)
                 }
@@ -639,6 +678,18 @@ impl Session<'_> {
             if !scanned {
                 return Err(Abort(ex::DATAERR));
             }
+            if let Some(np) = nv_places.as_deref_mut() {
+                self.record_lookup(
+                    map.filter(|_| memo_knows),
+                    np,
+                    (key_start, key_end),
+                    &arg_spans[..nargs],
+                    value.as_ref().map(Value::bytes),
+                    default,
+                    &new_toks,
+                );
+                np.splice(begin..after, self.places_next.drain(..));
+            }
             may_call = may_call || new_toks.iter().any(|t| t.is(meta::CALLSUBR));
             // Each token put in place counts against the limit, sendmail stopping at
             // the first that reaches it.
@@ -652,15 +703,53 @@ impl Session<'_> {
         }
         // 3. subroutine calls, right to left
         if !may_call {
-            self.rhs_impure = impure;
             return Ok(rstat);
         }
-        let (status, called) = self.call_subroutines(nv, reclevel);
+        let status = self.call_subroutines(nv, reclevel, nv_places);
         if rstat == ex::OK || status == ex::TEMPFAIL {
             rstat = status;
         }
-        self.rhs_impure = impure || called;
         Ok(rstat)
+    }
+
+    /// Record a lookup of the call being recorded, `map` when the lookup memo answered
+    /// or learned it: its key's and arguments' places in `nv_places`, and the value;
+    /// the places of the tokens that replace it (`new_toks`) go to `places_next`.
+    #[allow(clippy::too_many_arguments)]
+    fn record_lookup(
+        &mut self,
+        map: Option<usize>,
+        nv_places: &[u32],
+        (key_start, key_end): (usize, usize),
+        arg_spans: &[(usize, usize)],
+        value: Option<&[u8]>,
+        default: Option<(usize, usize)>,
+        new_toks: &[Token],
+    ) {
+        let next = &mut self.places_next;
+        next.clear();
+        let Some(rec) = &mut self.rec else {
+            return;
+        };
+        match map {
+            Some(ix) => rec.lookup(
+                ix,
+                &nv_places[key_start..key_end],
+                arg_spans.iter().map(|&(s, e)| nv_places[s..e].into()),
+                value,
+            ),
+            None => rec.spoil(),
+        }
+        match (value, default) {
+            // The key itself, as it was.
+            (None, None) => next.extend_from_slice(&nv_places[key_start..key_end]),
+            // A default is joined and scanned again: the same only for the same tokens.
+            (None, Some((s, e))) if nv_places[s..e].iter().any(|&o| from_input(o)) => {
+                rec.spoil();
+                next.extend(new_toks.iter().map(|t| t.id()));
+            }
+            _ => next.extend(new_toks.iter().map(|t| t.id())),
+        }
     }
 
     /// A lookup's default (`$: …`) joined and tokenized into `out`; `false` is "no
@@ -767,21 +856,31 @@ impl Session<'_> {
         (answer.value, status)
     }
 
-    /// `$>` calls in `nv` (sendmail's `callsubr`): the status, and whether `nv` held a
-    /// `$>` with a target.
-    fn call_subroutines(&mut self, nv: &mut Workspace, reclevel: usize) -> (i32, bool) {
+    /// `$>` calls in `nv` (sendmail's `callsubr`): the status. `places`: where `nv`'s
+    /// tokens come from while a call is recorded.
+    fn call_subroutines(
+        &mut self,
+        nv: &mut Workspace,
+        reclevel: usize,
+        mut places: Option<&mut Vec<u32>>,
+    ) -> i32 {
         // At most MAX_SUBR - 1 calls are made.
         let mut calls = [(0usize, 0u16); MAX_SUBR];
         let mut ncalls = 0usize;
         let mut j = 0usize;
-        let mut called = false;
         while j < nv.len() {
             if nv[j].is(meta::CALLSUBR) && j + 1 < nv.len() {
-                called = true;
+                // A target named by the input is not the shape's.
+                if places.as_deref().is_some_and(|p| from_input(p[j + 1])) {
+                    self.spoil_recording();
+                }
                 let text = self.toks.text(nv[j + 1]);
                 if text.iter().any(|&b| b == b'"' || b == b'\\') {
                     let stripped = strip_quotes(text);
                     nv[j + 1] = self.toks.intern(&stripped);
+                    if let Some(p) = places.as_deref_mut() {
+                        p[j + 1] = nv[j + 1].id();
+                    }
                 }
                 let rs = match self.ruleset_of(nv[j + 1]) {
                     Some(rs) => rs,
@@ -791,18 +890,21 @@ impl Session<'_> {
                             "Unknown ruleset {}",
                             String::from_utf8_lossy(&target)
                         ));
-                        return (ex::CONFIG, true);
+                        return ex::CONFIG;
                     }
                 };
                 if self.compiled(rs).rules.is_empty() {
                     nv.drain(j..j + 2);
+                    if let Some(p) = places.as_deref_mut() {
+                        p.drain(j..j + 2);
+                    }
                     // sendmail's scan moves past the token that slid into place.
                     j += 1;
                     continue;
                 }
                 if ncalls + 1 >= MAX_SUBR {
                     self.message(&format!("Too many subroutine calls ({MAX_SUBR} max)"));
-                    return (ex::CONFIG, true);
+                    return ex::CONFIG;
                 }
                 calls[ncalls] = (j, rs);
                 ncalls += 1;
@@ -815,17 +917,36 @@ impl Session<'_> {
             let mut tail = self.take_ws();
             tail.extend_from_slice(&nv[pos..]);
             nv.truncate(pos);
-            let status = self.rewrite(&mut tail, rs, reclevel + 1, MAXATOM - pos);
+            let status = match places.as_deref_mut() {
+                Some(p) => {
+                    p.drain(pos..pos + 2);
+                    let mut tail_places = self.places_pool.pop().unwrap_or_default();
+                    tail_places.clear();
+                    tail_places.extend_from_slice(&p[pos..]);
+                    p.truncate(pos);
+                    let status = self.rewrite_in(
+                        &mut tail,
+                        Some(&mut tail_places),
+                        rs,
+                        reclevel + 1,
+                        MAXATOM - pos,
+                    );
+                    p.extend_from_slice(&tail_places);
+                    self.places_pool.push(tail_places);
+                    status
+                }
+                None => self.rewrite_in(&mut tail, None, rs, reclevel + 1, MAXATOM - pos),
+            };
             nv.extend_from_slice(&tail);
             self.give_ws(tail);
             if status != ex::OK && status != ex::TEMPFAIL {
-                return (status, true);
+                return status;
             }
             if rstat == ex::OK || status == ex::TEMPFAIL {
                 rstat = status;
             }
         }
-        (rstat, called)
+        rstat
     }
 
     /// Tokenize a macro value, map result or default in reporting mode; `None` is

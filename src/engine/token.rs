@@ -184,12 +184,14 @@ impl TokenTable {
     fn push(&mut self, text: &[u8], h: u64) -> Token {
         let id = Token(u32::try_from(self.entries.len()).expect("fewer than 2^32 tokens"));
         let start = self.append(text);
+        let plain = text.iter().all(|&b| (0x20..0x7F).contains(&b));
         self.entries.push(Entry {
             start,
             len: text.len() as u32,
             fold: id,
-            plain: text.iter().all(|&b| (0x20..0x7F).contains(&b)),
-            quoted: text.contains(&meta::METAQUOTE),
+            plain,
+            // METAQUOTE is not printable ASCII.
+            quoted: !plain && text.contains(&meta::METAQUOTE),
             literal: false,
         });
         self.classes.push(ClassCache::default());

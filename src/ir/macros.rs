@@ -26,6 +26,8 @@ pub struct MacroTable {
     values: Vec<Option<Vec<u8>>>,
     /// Where each macro was last defined by a D line (None: predefined or never).
     pub defined_at: Vec<Option<Span>>,
+    /// How many times a value was set or taken away.
+    changes: u64,
 }
 
 /// A long name could not get an id (more than 96).
@@ -45,6 +47,7 @@ impl MacroTable {
             long_names: Vec::new(),
             values: vec![None; 256],
             defined_at: vec![None; 256],
+            changes: 0,
         };
         for &(name, value) in meta::META_MACROS {
             t.values[name as usize] = Some(vec![value]);
@@ -99,7 +102,13 @@ impl MacroTable {
     }
 
     pub fn undefine(&mut self, id: MacroId) {
+        self.changes += 1;
         self.values[id as usize] = None;
+    }
+
+    /// Changes whenever a value is set or taken away.
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     pub fn is_defined(&self, id: MacroId) -> bool {
@@ -107,6 +116,7 @@ impl MacroTable {
     }
 
     pub fn define(&mut self, id: MacroId, value: Vec<u8>, at: Option<Span>) {
+        self.changes += 1;
         self.values[id as usize] = Some(value);
         self.defined_at[id as usize] = at;
     }

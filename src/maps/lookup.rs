@@ -105,7 +105,8 @@ pub trait Maps {
     fn next_command(&mut self) {}
     /// `Some(generation)` when map `index` is open and answers each key and arguments
     /// the same way until the generation changes (a file map already looked at in this
-    /// line and clock tick; the host map, whose cache keeps every name it answered):
+    /// line and clock tick; the host map, whose cache keeps every name it answered; a
+    /// dequote map, which answers from the key alone):
     /// the engine may then reuse an earlier answer the map called reusable
     /// ([`Maps::reusable_find`]). `None`: ask the map.
     fn stable_generation(&mut self, _index: usize) -> Option<u64> {

@@ -711,8 +711,9 @@ impl Maps for MapSet {
         let e = self.entries.get(index)?;
         match (&e.data, e.state, &e.override_file) {
             (Data::Db(d), State::Open, None) => d.stable_generation(),
-            // The host cache never forgets a name it answered.
-            (Data::Host(_), State::Open, None) => Some(0),
+            // The host cache never forgets a name it answered; dequote answers from
+            // the key alone.
+            (Data::Host(_) | Data::Dequote(_), State::Open, None) => Some(0),
             _ => None,
         }
     }
@@ -721,6 +722,7 @@ impl Maps for MapSet {
         match &self.entries.get(index)?.data {
             Data::Db(d) => d.reusable_find(),
             Data::Host(h) if h.last_reusable => Some(None),
+            Data::Dequote(_) => Some(None),
             _ => None,
         }
     }
