@@ -88,13 +88,13 @@ impl Part {
 }
 
 /// A lookup's value: from the map just now, or kept from an earlier lookup.
-enum Value {
+pub(crate) enum Value {
     Fresh(Vec<u8>),
     Kept(std::rc::Rc<[u8]>),
 }
 
 impl Value {
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Value::Fresh(v) => v,
             Value::Kept(v) => v,
@@ -601,67 +601,12 @@ impl Session<'_> {
             }
             let after = if j < nv.len() { j + 1 } else { j };
             let key_end = key_end.unwrap_or(seg_end);
-            let space_sub = match map {
-                Some(ix) => self.map_space_sub(ix),
-                None => self.blank_sub,
-            };
-            // A file map unchanged since it answered the same tokens answers as then.
-            let generation = match (map, &self.lookup_memo) {
-                (Some(ix), Some(_)) => self.maps.stable_generation(ix),
-                _ => None,
-            };
-            let mut kept = None;
-            if let (Some(ix), Some(g), Some(memo)) = (map, generation, &mut self.lookup_memo) {
-                let args = arg_spans[..nargs].iter().map(|&(s, e)| &nv[s..e]);
-                memo.key(ix, g, &nv[key_start..key_end], args, self.toks.releases());
-                kept = memo.get().cloned();
+            let mut arg_toks: [&[Token]; MAX_MAP_ARGS] = [&[]; MAX_MAP_ARGS];
+            for (t, &(s, e)) in arg_toks.iter_mut().zip(&arg_spans[..nargs]) {
+                *t = &nv[s..e];
             }
-            // Whether the lookup memo answered or learned the answer (a replay asks it).
-            let mut memo_knows = kept.is_some();
-            let (value, status) = match (map, kept) {
-                (Some(ix), Some(kept)) => {
-                    self.maps.replay(ix, kept.found.as_deref());
-                    (kept.value.map(Value::Kept), ex::OK)
-                }
-                _ => {
-                    // The key is `%0`, the first of the arguments; the buffers are kept.
-                    let mut av = std::mem::take(&mut self.lookup_av);
-                    av.resize_with(nargs + 1, Vec::new);
-                    let spans = std::iter::once((key_start, key_end, space_sub, MAXKEY)).chain(
-                        arg_spans[..nargs]
-                            .iter()
-                            .map(|&(s, e)| (s, e, self.blank_sub, PSBUFSIZE)),
-                    );
-                    for ((s, e, sub, size), buf) in spans.zip(av.iter_mut()) {
-                        buf.clear();
-                        cataddr_tokens(
-                            buf,
-                            &self.toks,
-                            &nv[s..e],
-                            &self.ir.tables,
-                            sub,
-                            true,
-                            size,
-                        );
-                    }
-                    let (value, status) = match map {
-                        Some(ix) => self.map_lookup(ix, &mut av[..=nargs]),
-                        None => (None, ex::OK),
-                    };
-                    self.lookup_av = av;
-                    if let Some(ix) = map
-                        && generation.is_some()
-                        && status == ex::OK
-                        && self.maps.stable_generation(ix) == generation
-                        && let Some(found) = self.maps.reusable_find(ix)
-                        && let Some(memo) = &mut self.lookup_memo
-                    {
-                        memo.put(value.as_deref(), found);
-                        memo_knows = true;
-                    }
-                    (value.map(Value::Fresh), status)
-                }
-            };
+            let (value, status, memo_knows) =
+                self.lookup_tokens(map, &nv[key_start..key_end], &arg_toks[..nargs]);
             if status == ex::TEMPFAIL {
                 rstat = ex::TEMPFAIL;
             }
@@ -710,6 +655,55 @@ impl Session<'_> {
             rstat = status;
         }
         Ok(rstat)
+    }
+
+    /// A lookup in `map` (`None`: there is none) of the key and arguments joined from
+    /// `key` and `args`, answered by the lookup memo when it can: the value, the status,
+    /// and whether the memo answered or learned it (a replay can then ask it).
+    pub(crate) fn lookup_tokens(
+        &mut self,
+        map: Option<usize>,
+        key: &[Token],
+        args: &[&[Token]],
+    ) -> (Option<Value>, i32, bool) {
+        // A file map unchanged since it answered the same tokens answers as then.
+        let generation = match (map, &self.lookup_memo) {
+            (Some(ix), Some(_)) => self.maps.stable_generation(ix),
+            _ => None,
+        };
+        if let (Some(ix), Some(g), Some(memo)) = (map, generation, &mut self.lookup_memo) {
+            memo.key(ix, g, key, args.iter().copied(), self.toks.releases());
+            if let Some(kept) = memo.get().cloned() {
+                self.maps.replay(ix, kept.found.as_deref());
+                return (kept.value.map(Value::Kept), ex::OK, true);
+            }
+        }
+        let Some(ix) = map else {
+            return (None, ex::OK, false);
+        };
+        // The key is `%0`, the first of the arguments; the buffers are kept.
+        let space_sub = self.map_space_sub(ix);
+        let mut av = std::mem::take(&mut self.lookup_av);
+        av.resize_with(args.len() + 1, Vec::new);
+        let parts = std::iter::once((key, space_sub, MAXKEY))
+            .chain(args.iter().map(|&a| (a, self.blank_sub, PSBUFSIZE)));
+        for ((toks, sub, size), buf) in parts.zip(av.iter_mut()) {
+            buf.clear();
+            cataddr_tokens(buf, &self.toks, toks, &self.ir.tables, sub, true, size);
+        }
+        let (value, status) = self.map_lookup(ix, &mut av[..=args.len()]);
+        self.lookup_av = av;
+        let mut memo_knows = false;
+        if generation.is_some()
+            && status == ex::OK
+            && self.maps.stable_generation(ix) == generation
+            && let Some(found) = self.maps.reusable_find(ix)
+            && let Some(memo) = &mut self.lookup_memo
+        {
+            memo.put(value.as_deref(), found);
+            memo_knows = true;
+        }
+        (value.map(Value::Fresh), status, memo_knows)
     }
 
     /// Record a lookup of the call being recorded, `map` when the lookup memo answered

@@ -21,7 +21,7 @@
 use std::rc::Rc;
 
 use crate::engine::Session;
-use crate::engine::lookupmemo::{Kept, LookupMemo};
+use crate::engine::lookupmemo::Kept;
 use crate::engine::rewrite::Workspace;
 use crate::engine::scanmemo::{INPUT, Looks};
 use crate::engine::token::Token;
@@ -162,25 +162,19 @@ impl Session<'_> {
     /// answers again: `ws` becomes the result, and the status is returned. `None`: no
     /// tape fits (nothing was printed or changed).
     pub(crate) fn replay_tape(&mut self, ws: &mut Workspace) -> Option<i32> {
+        // Out of the memo while their lookups are asked (the memo's key stays).
+        let tapes = std::mem::take(self.call_memo.get_mut()?);
         let mut found = std::mem::take(&mut self.tape_found);
         let mut scratch = self.take_ws();
-        let tape = self.call_memo.get().and_then(|tapes| {
-            let mut asked = Asked::default();
-            tapes
-                .iter()
-                .find(|t| {
-                    answers_agree(
-                        t,
-                        ws,
-                        &mut *self.maps,
-                        self.lookup_memo.as_mut(),
-                        self.toks.releases(),
-                        (&mut scratch, &mut asked),
-                        &mut found,
-                    )
-                })
-                .cloned()
-        });
+        let mut asked = Asked::default();
+        let tape = tapes
+            .iter()
+            .find(|t| self.answers_agree(t, ws, &mut scratch, &mut asked, &mut found))
+            .cloned();
+        drop(asked);
+        if let Some(kept) = self.call_memo.get_mut() {
+            *kept = tapes;
+        }
         let status = tape.map(|tape| {
             let mut answers = found.iter();
             for e in &tape.events {
@@ -207,6 +201,97 @@ impl Session<'_> {
         status
     }
 }
+
+impl Session<'_> {
+    /// Whether every lookup of `tape`, its key and arguments taken from `ws`, gets the
+    /// recorded answer again ([`Session::ask_again`]); what the maps found for them in
+    /// `found`.
+    fn answers_agree<'t>(
+        &mut self,
+        tape: &'t Tape,
+        ws: &[Token],
+        scratch: &mut Vec<Token>,
+        asked: &mut Asked<'t>,
+        found: &mut Vec<Option<Rc<[u8]>>>,
+    ) -> bool {
+        found.clear();
+        for e in tape.events.iter() {
+            let Event::Lookup {
+                map,
+                key,
+                args,
+                value,
+            } = e
+            else {
+                continue;
+            };
+            let kept = match asked.get(e) {
+                Some(kept) => kept.clone(),
+                None => {
+                    let kept = self.ask_again(*map, key, args, ws, scratch);
+                    asked.put(e, kept.clone());
+                    kept
+                }
+            };
+            match kept {
+                Some(kept) if kept.value.as_deref() == value.as_deref() => found.push(kept.found),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// The answer to a recorded lookup (map, key and argument places) for the input
+    /// `ws`: the lookup memo's, else the map's when it answers silently (the run the
+    /// replay stands for would ask it the same first); `None` when neither can say.
+    fn ask_again(
+        &mut self,
+        map: usize,
+        key: &[u32],
+        args: &[Box<[u32]>],
+        ws: &[Token],
+        scratch: &mut Vec<Token>,
+    ) -> Option<Kept> {
+        let generation = self.maps.stable_generation(map)?;
+        let releases = self.toks.releases();
+        let memo = self.lookup_memo.as_mut()?;
+        scratch.clear();
+        tokens_of(key, ws, scratch);
+        let mut ends = [0usize; MAX_ARGS];
+        for (a, end) in args.iter().zip(ends.iter_mut()) {
+            tokens_of(a, ws, scratch);
+            *end = scratch.len();
+        }
+        let mut parts: [&[Token]; MAX_ARGS] = [&[]; MAX_ARGS];
+        let mut start = key.len();
+        for (p, &end) in parts.iter_mut().zip(&ends[..args.len()]) {
+            *p = &scratch[start..end];
+            start = end;
+        }
+        let arg_toks = &parts[..args.len()];
+        memo.key(
+            map,
+            generation,
+            &scratch[..key.len()],
+            arg_toks.iter().copied(),
+            releases,
+        );
+        if let Some(kept) = memo.get() {
+            return Some(kept.clone());
+        }
+        if !self.maps.silent_lookup(map) {
+            return None;
+        }
+        let (_, status, known) = self.lookup_tokens(Some(map), &scratch[..key.len()], arg_toks);
+        if status != crate::sysexits::OK || !known {
+            return None;
+        }
+        self.lookup_memo.as_ref()?.get().cloned()
+    }
+}
+
+/// The most arguments a recorded lookup has (sendmail passes on eight).
+const MAX_ARGS: usize = 8;
 
 /// The lookup memo's answers for the lookups of the tapes tried so far: tapes of one
 /// shape mostly start with the same lookup.
@@ -251,63 +336,6 @@ fn same_lookup(a: &Event, b: &Event) -> bool {
         ) => m1 == m2 && k1 == k2 && a1 == a2,
         _ => false,
     }
-}
-
-/// Whether every lookup of `tape`, its key and arguments taken from `ws`, has the
-/// recorded answer in the lookup memo; what the maps found for them in `found`.
-fn answers_agree<'t>(
-    tape: &'t Tape,
-    ws: &[Token],
-    maps: &mut dyn crate::maps::lookup::Maps,
-    mut memo: Option<&mut LookupMemo>,
-    releases: u32,
-    (scratch, asked): (&mut Vec<Token>, &mut Asked<'t>),
-    found: &mut Vec<Option<Rc<[u8]>>>,
-) -> bool {
-    found.clear();
-    for e in tape.events.iter() {
-        let Event::Lookup {
-            map,
-            key,
-            args,
-            value,
-        } = e
-        else {
-            continue;
-        };
-        let kept = match asked.get(e) {
-            Some(kept) => kept.clone(),
-            None => {
-                let (Some(memo), Some(generation)) =
-                    (memo.as_deref_mut(), maps.stable_generation(*map))
-                else {
-                    return false;
-                };
-                scratch.clear();
-                tokens_of(key, ws, scratch);
-                let mut ends = Vec::with_capacity(args.len());
-                for a in args.iter() {
-                    tokens_of(a, ws, scratch);
-                    ends.push(scratch.len());
-                }
-                let k = key.len();
-                let arg_toks = ends.iter().scan(k, |start, &end| {
-                    let s = &scratch[*start..end];
-                    *start = end;
-                    Some(s)
-                });
-                memo.key(*map, generation, &scratch[..k], arg_toks, releases);
-                let kept = memo.get().cloned();
-                asked.put(e, kept.clone());
-                kept
-            }
-        };
-        match kept {
-            Some(kept) if kept.value.as_deref() == value.as_deref() => found.push(kept.found),
-            _ => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]

@@ -119,6 +119,13 @@ pub trait Maps {
     fn reusable_find(&self, _index: usize) -> Option<Option<&[u8]>> {
         None
     }
+    /// Whether a lookup in map `index` now prints nothing and, asked again for the same
+    /// key, answers the same and leaves the map as one lookup would (a file map already
+    /// looked at in this line and tick; dequote): a tape's replay may ask it ahead of
+    /// the run that would.
+    fn silent_lookup(&self, _index: usize) -> bool {
+        false
+    }
     /// An answer is reused: leave the map as that lookup would (libdb's return buffer
     /// holds the value found).
     fn replay(&mut self, _index: usize, _found: Option<&[u8]>) {}

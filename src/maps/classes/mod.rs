@@ -727,6 +727,17 @@ impl Maps for MapSet {
         }
     }
 
+    fn silent_lookup(&self, index: usize) -> bool {
+        let Some(e) = self.entries.get(index) else {
+            return false;
+        };
+        match (&e.data, e.state, &e.override_file) {
+            (Data::Db(d), State::Open, None) => d.stable_generation().is_some(),
+            (Data::Dequote(_), State::Open, None) => true,
+            _ => false,
+        }
+    }
+
     fn replay(&mut self, index: usize, found: Option<&[u8]>) {
         if let Some(Data::Db(d)) = self.entries.get_mut(index).map(|e| &mut e.data) {
             d.replay(found);
