@@ -63,7 +63,9 @@ MAP FILES:
   a tick of the coarse clock (1-10 ms) after the rebuild: a file map looks at its file at
   most once a line and once a tick, where sendmail looks before every lookup. What a
   file gave for a key is kept until the file is seen to change (its modification time,
-  as sendmail compares it) and the map is reopened.
+  as sendmail compares it) and the map is reopened. The hosts file that `$[ … $]`
+  lookups read is looked at the same way (its size, inode and times), where sendmail's
+  resolver reads it again for every new name.
 
 EXIT STATUS:
   0    End of input or /quit.

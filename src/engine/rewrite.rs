@@ -606,7 +606,7 @@ impl Session<'_> {
                 *t = &nv[s..e];
             }
             let (value, status, memo_knows) =
-                self.lookup_tokens(map, &nv[key_start..key_end], &arg_toks[..nargs]);
+                self.lookup_tokens(map, &nv[key_start..key_end], &arg_toks[..nargs], false);
             if status == ex::TEMPFAIL {
                 rstat = ex::TEMPFAIL;
             }
@@ -659,12 +659,14 @@ impl Session<'_> {
 
     /// A lookup in `map` (`None`: there is none) of the key and arguments joined from
     /// `key` and `args`, answered by the lookup memo when it can: the value, the status,
-    /// and whether the memo answered or learned it (a replay can then ask it).
+    /// and whether the memo answered or learned it (a replay can then ask it). `ahead`:
+    /// a replay asks, and a map that could not answer silently is not asked (`false`).
     pub(crate) fn lookup_tokens(
         &mut self,
         map: Option<usize>,
         key: &[Token],
         args: &[&[Token]],
+        ahead: bool,
     ) -> (Option<Value>, i32, bool) {
         // A file map unchanged since it answered the same tokens answers as then.
         let generation = match (map, &self.lookup_memo) {
@@ -691,8 +693,11 @@ impl Session<'_> {
             buf.clear();
             cataddr_tokens(buf, &self.toks, toks, &self.ir.tables, sub, true, size);
         }
-        let (value, status) = self.map_lookup(ix, &mut av[..=args.len()]);
+        let asked = self.map_lookup(ix, &mut av[..=args.len()], ahead);
         self.lookup_av = av;
+        let Some((value, status)) = asked else {
+            return (None, ex::OK, false);
+        };
         let mut memo_knows = false;
         if generation.is_some()
             && status == ex::OK
@@ -814,7 +819,15 @@ impl Session<'_> {
     /// The map lookup wrapper (`map_lookup` in parseaddr.c): value and status. `av` is
     /// the key (`%0`) and the arguments; the key loses its quotes unless the map keeps
     /// them.
-    fn map_lookup(&mut self, ix: usize, av: &mut [Vec<u8>]) -> (Option<Vec<u8>>, i32) {
+    /// `ahead`: a replay asks ahead of the run it stands for; `None` when the map could
+    /// not answer silently (see [`crate::maps::lookup::Maps::silent_lookup`]), and it
+    /// is not asked.
+    fn map_lookup(
+        &mut self,
+        ix: usize,
+        av: &mut [Vec<u8>],
+        ahead: bool,
+    ) -> Option<(Option<Vec<u8>>, i32)> {
         let decl = self.map_decl(ix);
         let (keep_quotes, no_defer) = match decl {
             Some(d) => (
@@ -825,10 +838,13 @@ impl Session<'_> {
         };
         let state = self.with_maps(|m, env| m.open(ix, env));
         if state == OpenState::Invalid {
-            return (None, ex::OK);
+            return (!ahead).then_some((None, ex::OK));
         }
         if !keep_quotes && av[0].iter().any(|&b| b == b'"' || b == b'\\') {
             av[0] = strip_quotes(&av[0]);
+        }
+        if ahead && (state != OpenState::Open || !self.maps.silent_lookup(ix, &av[0])) {
+            return None;
         }
         let answer = match state {
             OpenState::Invalid | OpenState::Bogus => Answer::status(ex::TEMPFAIL),
@@ -845,9 +861,9 @@ impl Session<'_> {
         {
             let mut v = av[0].clone();
             v.extend_from_slice(t);
-            return (Some(v), status);
+            return Some((Some(v), status));
         }
-        (answer.value, status)
+        Some((answer.value, status))
     }
 
     /// `$>` calls in `nv` (sendmail's `callsubr`): the status. `places`: where `nv`'s

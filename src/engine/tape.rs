@@ -279,10 +279,8 @@ impl Session<'_> {
         if let Some(kept) = memo.get() {
             return Some(kept.clone());
         }
-        if !self.maps.silent_lookup(map) {
-            return None;
-        }
-        let (_, status, known) = self.lookup_tokens(Some(map), &scratch[..key.len()], arg_toks);
+        let (_, status, known) =
+            self.lookup_tokens(Some(map), &scratch[..key.len()], arg_toks, true);
         if status != crate::sysexits::OK || !known {
             return None;
         }

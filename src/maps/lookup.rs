@@ -119,11 +119,12 @@ pub trait Maps {
     fn reusable_find(&self, _index: usize) -> Option<Option<&[u8]>> {
         None
     }
-    /// Whether a lookup in map `index` now prints nothing and, asked again for the same
-    /// key, answers the same and leaves the map as one lookup would (a file map already
-    /// looked at in this line and tick; dequote): a tape's replay may ask it ahead of
-    /// the run that would.
-    fn silent_lookup(&self, _index: usize) -> bool {
+    /// Whether a lookup of `key` in map `index` (open) now prints nothing and, asked
+    /// again, answers the same and leaves the map as one lookup would (a file map
+    /// already looked at in this line and tick; dequote; the host map when no name
+    /// server is asked and the answer cannot be a temporary failure): a tape's replay
+    /// may ask it ahead of the run that would.
+    fn silent_lookup(&mut self, _index: usize, _key: &[u8]) -> bool {
         false
     }
     /// An answer is reused: leave the map as that lookup would (libdb's return buffer

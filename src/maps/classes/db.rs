@@ -469,7 +469,7 @@ fn open_errno_text(e: &crate::maps::MapError) -> String {
 
 /// The coarse monotonic clock (a vDSO read, no system call): its value moves once per
 /// kernel tick.
-fn coarse_tick() -> (i64, i64) {
+pub(crate) fn coarse_tick() -> (i64, i64) {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -510,6 +510,7 @@ mod tests {
             },
             switch: None,
             host_cache: Default::default(),
+            hosts: Default::default(),
             warnings: Default::default(),
             uid: 0,
         }

@@ -164,7 +164,7 @@ fn extract_canonname(
 }
 
 /// text_getcanonname: `Ok(name)` or the status.
-fn files_canon(ctx: &Ctx, host: &[u8], m: Option<&[u8]>) -> Result<Vec<u8>, i32> {
+fn files_canon(ctx: &mut Ctx, host: &[u8], m: Option<&[u8]>) -> Result<Vec<u8>, i32> {
     if host.len() > MAXNAME {
         return Err(sysexits::UNAVAILABLE);
     }
@@ -174,7 +174,10 @@ fn files_canon(ctx: &Ctx, host: &[u8], m: Option<&[u8]>) -> Result<Vec<u8>, i32>
         Some(d) => (Some(nbuf[..d].to_vec()), nbuf.clone()),
         None => (None, nbuf.clone()),
     };
-    let data = std::fs::read(&ctx.hosts_file).map_err(|_| sysexits::UNAVAILABLE)?;
+    let data = ctx
+        .hosts
+        .bytes(&ctx.hosts_file)
+        .ok_or(sysexits::UNAVAILABLE)?;
     for piece in pieces(&data) {
         let line = super::cstr(piece);
         let line = match line.iter().position(|&b| b == b'#' || b == b'\n') {
@@ -300,6 +303,67 @@ fn reverse(ctx: &Ctx, addr: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The HostsFile's bytes as last read; whether the file changed (its size, inode and
+/// times) is looked at once per test line and tick of the coarse clock, as file maps
+/// are, instead of reading it again for every new name.
+#[derive(Debug, Default)]
+pub(crate) struct HostsFile {
+    stamp: Option<[i64; 7]>,
+    data: Option<std::rc::Rc<[u8]>>,
+    checked: bool,
+    checked_tick: Option<(i64, i64)>,
+}
+
+impl HostsFile {
+    /// A new test line begins (`now`: the coarse clock, read once for all files).
+    pub(crate) fn next_command(&mut self, now: &mut Option<(i64, i64)>) {
+        if self.checked
+            && self.checked_tick != Some(*now.get_or_insert_with(super::db::coarse_tick))
+        {
+            self.checked = false;
+        }
+    }
+
+    /// The file's bytes (`None`: it cannot be read).
+    fn bytes(&mut self, path: &std::path::Path) -> Option<std::rc::Rc<[u8]>> {
+        use std::os::unix::fs::MetadataExt;
+        if !self.checked {
+            let stamp = std::fs::metadata(path).ok().map(|m| {
+                [
+                    m.dev() as i64,
+                    m.ino() as i64,
+                    m.len() as i64,
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec(),
+                ]
+            });
+            if stamp.is_none() || stamp != self.stamp {
+                self.data = std::fs::read(path).ok().map(std::rc::Rc::from);
+                self.stamp = stamp;
+            }
+            self.checked = true;
+            self.checked_tick = Some(super::db::coarse_tick());
+        }
+        self.data.clone()
+    }
+}
+
+/// Whether looking `key` up prints nothing, now and when asked again: no name server
+/// is asked (a fresh failure is then not reported) and the answer is not a temporary
+/// failure (a cached one is always reported). Only an address in brackets fails so
+/// without a name server.
+pub(crate) fn silent(ctx: &mut Ctx, key: &[u8]) -> bool {
+    if use_name_server(ctx) {
+        return false;
+    }
+    match ctx.host_cache.get(key) {
+        Some((status, _)) => *status != sysexits::TEMPFAIL,
+        None => key.first() != Some(&b'['),
+    }
+}
+
 pub(crate) fn lookup(
     common: &Common,
     ctx: &mut Ctx,
@@ -372,6 +436,23 @@ pub(crate) fn canon(ctx: &mut Ctx, host: &[u8], env: &mut dyn MapEnv) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hosts_file_is_read_again_once_it_changed_and_a_new_line_looks() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("hosts");
+        std::fs::write(&path, "192.0.2.1 a\n").unwrap();
+        let mut h = HostsFile::default();
+        assert_eq!(h.bytes(&path).as_deref(), Some(&b"192.0.2.1 a\n"[..]));
+        std::fs::write(&path, "192.0.2.2 bb\n").unwrap();
+        // Within the line (and tick) the file is not looked at again.
+        assert_eq!(h.bytes(&path).as_deref(), Some(&b"192.0.2.1 a\n"[..]));
+        h.next_command(&mut Some((i64::MAX, 0)));
+        assert_eq!(h.bytes(&path).as_deref(), Some(&b"192.0.2.2 bb\n"[..]));
+        std::fs::remove_file(&path).unwrap();
+        h.next_command(&mut Some((i64::MIN, 0)));
+        assert!(h.bytes(&path).is_none());
+    }
 
     #[test]
     fn shortened_names() {

@@ -92,6 +92,8 @@ pub(crate) struct Ctx {
     switch: Option<HashMap<Vec<u8>, Vec<Vec<u8>>>>,
     /// host_map_lookup's per-process cache (sendmail's ST_NAMECANON, case-sensitive).
     host_cache: HostCache,
+    /// The HostsFile, as last read.
+    hosts: host::HostsFile,
     /// Messages the safe-file checks left for the caller to print (writable directories
     /// that are only warned about).
     pub(crate) warnings: std::cell::RefCell<Vec<Vec<u8>>>,
@@ -375,6 +377,7 @@ impl MapSet {
             blame: DontBlame::default(),
             switch: None,
             host_cache: HostCache::default(),
+            hosts: Default::default(),
             warnings: Default::default(),
             // SAFETY: getuid has no preconditions and cannot fail.
             uid: opts.uid.unwrap_or_else(|| unsafe { libc::getuid() }),
@@ -727,13 +730,14 @@ impl Maps for MapSet {
         }
     }
 
-    fn silent_lookup(&self, index: usize) -> bool {
+    fn silent_lookup(&mut self, index: usize, key: &[u8]) -> bool {
         let Some(e) = self.entries.get(index) else {
             return false;
         };
         match (&e.data, e.state, &e.override_file) {
             (Data::Db(d), State::Open, None) => d.stable_generation().is_some(),
             (Data::Dequote(_), State::Open, None) => true,
+            (Data::Host(_), State::Open, None) => host::silent(&mut self.ctx, key),
             _ => false,
         }
     }
@@ -751,6 +755,7 @@ impl Maps for MapSet {
                 d.next_command(&mut now);
             }
         }
+        self.ctx.hosts.next_command(&mut now);
     }
 
     fn open(&mut self, index: usize, env: &mut dyn MapEnv) -> OpenState {
@@ -938,6 +943,7 @@ mod tests {
             blame: DontBlame::default(),
             switch: None,
             host_cache: HostCache::default(),
+            hosts: Default::default(),
             warnings: Default::default(),
             uid: 0,
         };

@@ -190,6 +190,7 @@ mod tests {
             blame: Default::default(),
             switch: None,
             host_cache: Default::default(),
+            hosts: Default::default(),
             warnings: Default::default(),
             uid: 0,
         }
