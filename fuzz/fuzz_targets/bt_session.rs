@@ -1,13 +1,14 @@
 //! Arbitrary bytes as `cfmap test` input lines (after a small fixed configuration), and
 //! the same bytes as a configuration run on a few fixed lines: the engine must answer
-//! every line without panicking.
+//! every line without panicking, and print the same with its memos (scan memo, tapes,
+//! lookup memo) as without them.
 
 #![no_main]
 
 use cfmap::cf::{self, FileId, SourceFile};
 use cfmap::engine::{Session, SessionOptions};
 use cfmap::ir::{self, CompileOptions};
-use cfmap::maps::lookup::NoMaps;
+use cfmap::maps::classes::{MapOptions, MapSet};
 use libfuzzer_sys::fuzz_target;
 
 const CF: &[u8] = b"V10/Berkeley\nDjvm.example.com\nO OperatorChars=.:%@!^/[]+\n\
@@ -21,11 +22,29 @@ fn run(cf_bytes: &[u8], lines: &[&[u8]]) {
     let file = SourceFile::new(FileId(0), "fuzz.cf", cf_bytes);
     let syntax = cf::parse(&file);
     let ir = ir::compile(&syntax, &CompileOptions::default());
-    let mut s = Session::new(&ir, Box::new(NoMaps), &SessionOptions::default());
-    for l in lines {
-        s.command(l);
-        let _ = s.take_output();
-    }
+    let output = |no_memos: bool| {
+        // The maps that need no files (dequote, macro, arith) answer.
+        let maps = MapSet::new(
+            &ir,
+            &MapOptions {
+                base_dir: "/nonexistent".into(),
+                ..Default::default()
+            },
+        );
+        let opts = SessionOptions {
+            no_memos,
+            ..Default::default()
+        };
+        let mut s = Session::new(&ir, Box::new(maps), &opts);
+        let mut out = s.take_output();
+        // Each line twice: the second time the memos answer.
+        for l in lines.iter().flat_map(|l| [l, l]) {
+            s.command(l);
+            out.extend(s.take_output());
+        }
+        out
+    };
+    assert!(output(false) == output(true), "the memos changed the output");
 }
 
 fuzz_target!(|data: &[u8]| {

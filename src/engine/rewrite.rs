@@ -327,6 +327,7 @@ impl Session<'_> {
             match tape {
                 Some(tape) => {
                     score.0 = score.0.saturating_add(1);
+                    self.call_memo.add_bytes(tape.bytes());
                     match self.call_memo.get_mut() {
                         Some(tapes) => tape::keep(tapes, tape),
                         None => self.call_memo.put(vec![std::rc::Rc::new(tape)]),
@@ -426,6 +427,7 @@ impl Session<'_> {
         let found = scan(code, from, ws, folded, *sig, &self.match_ctx(), bindings);
         if memo {
             let kept: &[Binding] = if found.is_some() { bindings } else { &[] };
+            self.scan_memo.add_bytes(std::mem::size_of_val(kept));
             self.scan_memo.put((found.map(|r| r as u32), kept.into()));
         }
         found

@@ -36,8 +36,10 @@ pub(crate) const MIN_RULES: usize = 4;
 pub(crate) const NO_SLOT: u8 = u8::MAX;
 /// A shape element for the interchangeable tokens (no token id is this large).
 const OTHER: u32 = u32::MAX;
-/// Past this many remembered searches the memo starts again.
+/// Past this many remembered outcomes, or about this many bytes of them, the memo
+/// starts again.
 const MEMO_MAX: usize = 1 << 16;
+const MEMO_BYTES_MAX: usize = 48 << 20;
 /// A ruleset naming a class whose members take more bytes than this searches
 /// without the memo (each new token would be looked for in them).
 const CLASS_BYTES_MAX: usize = 1 << 16;
@@ -134,6 +136,8 @@ pub(crate) struct ShapeMemo<T> {
     /// Per ruleset: the class generation it was last checked at, and whether its classes
     /// allow the memo (no member too long, no class too large).
     allowed: Vec<(u32, bool)>,
+    /// About how many bytes the outcomes take.
+    bytes: usize,
 }
 
 impl<T> Default for ShapeMemo<T> {
@@ -146,6 +150,7 @@ impl<T> Default for ShapeMemo<T> {
             shape_hash: 0,
             hash: 0,
             allowed: Vec::new(),
+            bytes: 0,
         }
     }
 }
@@ -218,10 +223,11 @@ impl<T> ShapeMemo<T> {
             at.macros.changes(),
             at.toks.releases(),
         );
-        if self.made != made || self.found.len() >= MEMO_MAX {
+        if self.made != made || self.found.len() >= MEMO_MAX || self.bytes >= MEMO_BYTES_MAX {
             self.slots.clear();
             self.found.clear();
             self.made = made;
+            self.bytes = 0;
         }
         made
     }
@@ -233,6 +239,12 @@ impl<T> ShapeMemo<T> {
         (*f.key == *self.key).then_some(&f.value)
     }
 
+    /// Count `n` more bytes the outcomes hold (on the heap, past what [`ShapeMemo::put`]
+    /// counts).
+    pub(crate) fn add_bytes(&mut self, n: usize) {
+        self.bytes += n;
+    }
+
     /// The remembered outcome for the last [`ShapeMemo::shape`], to change.
     pub(crate) fn get_mut(&mut self) -> Option<&mut T> {
         let &at = self.slots.get(&self.hash)?;
@@ -242,6 +254,7 @@ impl<T> ShapeMemo<T> {
 
     /// Remember an outcome for the last [`ShapeMemo::shape`].
     pub(crate) fn put(&mut self, value: T) {
+        self.bytes += std::mem::size_of::<Found<T>>() + 4 * self.key.len() + 16;
         let f = Found {
             key: self.key.as_slice().into(),
             value,
@@ -325,6 +338,21 @@ mod tests {
         let s = shape_with(&mut memo, &ws, &toks, &classes, &macros);
         assert!(memo.get().is_none());
         assert_eq!(&s[5..], &[OTHER, ws[4].id()]);
+    }
+
+    #[test]
+    fn a_memo_grown_too_large_starts_again() {
+        let classes = ClassTable::new();
+        let mut toks = TokenTable::new();
+        let ws = [toks.intern(b"zz")];
+        let mut memo = ShapeMemo::<Search>::default();
+        shape_of(&mut memo, &ws, &toks, &classes);
+        memo.put((Some(3), Box::default()));
+        shape_of(&mut memo, &ws, &toks, &classes);
+        assert!(memo.get().is_some());
+        memo.add_bytes(MEMO_BYTES_MAX);
+        shape_of(&mut memo, &ws, &toks, &classes);
+        assert!(memo.get().is_none());
     }
 
     #[test]

@@ -146,6 +146,31 @@ fn tokens_of(places: &[u32], ws: &[Token], out: &mut Vec<Token>) {
     }));
 }
 
+impl Tape {
+    /// About how many bytes the tape takes.
+    pub(crate) fn bytes(&self) -> usize {
+        let events: usize = self
+            .events
+            .iter()
+            .map(|e| {
+                std::mem::size_of::<Event>()
+                    + 16
+                    + match e {
+                        Event::Trace { ws, .. } => 4 * ws.len(),
+                        Event::Lookup {
+                            key, args, value, ..
+                        } => {
+                            4 * key.len()
+                                + args.iter().map(|a| 16 + 4 * a.len()).sum::<usize>()
+                                + value.as_ref().map_or(0, |v| 16 + v.len())
+                        }
+                    }
+            })
+            .sum();
+        std::mem::size_of::<Tape>() + 32 + events + 4 * self.result.len()
+    }
+}
+
 /// Add `tape` to a shape's tapes (once).
 pub(crate) fn keep(tapes: &mut Tapes, tape: Tape) {
     if tapes.iter().any(|t| **t == tape) {
