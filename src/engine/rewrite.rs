@@ -107,7 +107,7 @@ pub const MAX_RULE_RECURSION: usize = 50;
 pub const MAX_LOOP: usize = 100;
 pub const MAX_SUBR: usize = 16;
 /// `$@` arguments per lookup that reach the map (`%1`…`%8`).
-const MAX_MAP_ARGS: usize = 8;
+pub(crate) const MAX_MAP_ARGS: usize = 8;
 
 /// A fatal error inside one rewrite: return this status at once, without a returns line.
 struct Abort(i32);
@@ -662,7 +662,9 @@ impl Session<'_> {
     /// A lookup in `map` (`None`: there is none) of the key and arguments joined from
     /// `key` and `args`, answered by the lookup memo when it can: the value, the status,
     /// and whether the memo answered or learned it (a replay can then ask it). `ahead`:
-    /// a replay asks, and a map that could not answer silently is not asked (`false`).
+    /// a replay asks before it plays anything back, so a kept answer is not replayed
+    /// into the map yet, and a map that could not answer silently is not asked
+    /// (`false`).
     pub(crate) fn lookup_tokens(
         &mut self,
         map: Option<usize>,
@@ -678,7 +680,10 @@ impl Session<'_> {
         if let (Some(ix), Some(g), Some(memo)) = (map, generation, &mut self.lookup_memo) {
             memo.key(ix, g, key, args.iter().copied(), self.toks.releases());
             if let Some(kept) = memo.get().cloned() {
-                self.maps.replay(ix, kept.found.as_deref());
+                // Asked ahead, the map is left alone: the replay replays it in turn.
+                if !ahead {
+                    self.maps.replay(ix, kept.found.as_deref());
+                }
                 return (kept.value.map(Value::Kept), ex::OK, true);
             }
         }

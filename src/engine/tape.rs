@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use crate::engine::Session;
 use crate::engine::lookupmemo::Kept;
-use crate::engine::rewrite::Workspace;
+use crate::engine::rewrite::{MAX_MAP_ARGS, Workspace};
 use crate::engine::scanmemo::{INPUT, Looks};
 use crate::engine::token::Token;
 
@@ -277,44 +277,27 @@ impl Session<'_> {
         ws: &[Token],
         scratch: &mut Vec<Token>,
     ) -> Option<Kept> {
-        let generation = self.maps.stable_generation(map)?;
-        let releases = self.toks.releases();
-        let memo = self.lookup_memo.as_mut()?;
         scratch.clear();
         tokens_of(key, ws, scratch);
-        let mut ends = [0usize; MAX_ARGS];
+        let mut ends = [0usize; MAX_MAP_ARGS];
         for (a, end) in args.iter().zip(ends.iter_mut()) {
             tokens_of(a, ws, scratch);
             *end = scratch.len();
         }
-        let mut parts: [&[Token]; MAX_ARGS] = [&[]; MAX_ARGS];
+        let mut parts: [&[Token]; MAX_MAP_ARGS] = [&[]; MAX_MAP_ARGS];
         let mut start = key.len();
         for (p, &end) in parts.iter_mut().zip(&ends[..args.len()]) {
             *p = &scratch[start..end];
             start = end;
         }
-        let arg_toks = &parts[..args.len()];
-        memo.key(
-            map,
-            generation,
-            &scratch[..key.len()],
-            arg_toks.iter().copied(),
-            releases,
-        );
-        if let Some(kept) = memo.get() {
-            return Some(kept.clone());
-        }
         let (_, status, known) =
-            self.lookup_tokens(Some(map), &scratch[..key.len()], arg_toks, true);
+            self.lookup_tokens(Some(map), &scratch[..key.len()], &parts[..args.len()], true);
         if status != crate::sysexits::OK || !known {
             return None;
         }
         self.lookup_memo.as_ref()?.get().cloned()
     }
 }
-
-/// The most arguments a recorded lookup has (sendmail passes on eight).
-const MAX_ARGS: usize = 8;
 
 /// The lookup memo's answers for the lookups of the tapes tried so far: tapes of one
 /// shape mostly start with the same lookup.

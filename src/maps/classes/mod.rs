@@ -731,15 +731,10 @@ impl Maps for MapSet {
     }
 
     fn silent_lookup(&mut self, index: usize, key: &[u8]) -> bool {
-        let Some(e) = self.entries.get(index) else {
-            return false;
-        };
-        match (&e.data, e.state, &e.override_file) {
-            (Data::Db(d), State::Open, None) => d.stable_generation().is_some(),
-            (Data::Dequote(_), State::Open, None) => true,
-            (Data::Host(_), State::Open, None) => host::silent(&mut self.ctx, key),
-            _ => false,
-        }
+        // The maps whose answers are stable; the host map's only as long as no name
+        // server can time out.
+        let host = matches!(self.entries.get(index), Some(e) if matches!(e.data, Data::Host(_)));
+        self.stable_generation(index).is_some() && (!host || host::silent(&mut self.ctx, key))
     }
 
     fn replay(&mut self, index: usize, found: Option<&[u8]>) {
